@@ -1,0 +1,36 @@
+# omnitenant: `make demo` runs the sample site, `make test` runs ruff and the whole suite.
+PYTHON ?= python3
+VENV ?= .venv
+PY312 ?= $(shell command -v python3.12 || ls $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | head -n 1)
+
+.PHONY: help test test-py312 lint services
+
+help: ## Show the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]' 'Django>=5.2,<6'
+	touch $@
+
+.venv312/.installed: pyproject.toml
+	$(PY312) -m venv .venv312
+	.venv312/bin/pip install -q --upgrade pip
+	.venv312/bin/pip install -q -e '.[dev]' 'Django>=6,<7'
+	touch $@
+
+services: ## Make sure PostgreSQL, Redis and memcached are reachable (starts memcached if needed)
+	bash scripts/services.sh
+
+lint: $(VENV)/.installed ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: lint services ## ruff, then the whole suite on Python 3.11/Django 5.2 (and 3.12/Django 6 when present)
+	$(VENV)/bin/pytest
+	@if [ -n "$(PY312)" ]; then $(MAKE) --no-print-directory test-py312; \
+	else echo "python3.12 not found: skipped the Python 3.12 / Django 6 run"; fi
+
+test-py312: .venv312/.installed services ## The suite on Python 3.12 with Django 6.x
+	.venv312/bin/pytest -q

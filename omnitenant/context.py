@@ -1,0 +1,233 @@
+"""TenantContext: the one answer to "which tenant is this code running for?"."""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import logging
+import re
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import ContextVar, Token
+from types import TracebackType
+from typing import Any, ParamSpec, Protocol, TypeVar
+
+from omnitenant.exceptions import InvalidTenantId
+from omnitenant.signals import tenant_activated, tenant_deactivated
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
+
+_TENANT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+
+
+class TenantLike(Protocol):
+    """Anything with a ``tenant_id`` can be activated; ``db_alias``/``cache_alias`` are optional."""
+
+    tenant_id: str
+
+
+Subscriber = Callable[[Any], None]
+
+_current: ContextVar[Any] = ContextVar("omnitenant_tenant", default=None)
+_subscribers: list[Subscriber] = []
+
+
+def validate_tenant_id(value: object) -> str:
+    """Return ``value`` if it is a valid tenant id, else raise InvalidTenantId saying why."""
+    if not isinstance(value, str) or not _TENANT_ID.fullmatch(value) or value.startswith("pg_"):
+        msg = (
+            f"Invalid tenant_id {value!r}: use 1-63 characters of a-z, 0-9, '_' and '-', "
+            "starting with a letter or digit and not with 'pg_' (PostgreSQL reserves it)."
+        )
+        raise InvalidTenantId(msg)
+    return value
+
+
+def _validate_tenant(tenant: object) -> None:
+    if not hasattr(tenant, "tenant_id"):
+        msg = (
+            f"Cannot activate {tenant!r}: it has no tenant_id attribute. "
+            "Pass a tenant model instance (or any object with a tenant_id), or None for no tenant."
+        )
+        raise InvalidTenantId(msg)
+    validate_tenant_id(tenant.tenant_id)
+
+
+def _notify(tenant: Any) -> None:
+    for subscriber in tuple(_subscribers):
+        subscriber(tenant)
+
+
+def _notify_all(tenant: Any) -> BaseException | None:
+    """Tell every subscriber, even past one that fails; return the first failure."""
+    first_error = None
+    for subscriber in tuple(_subscribers):
+        try:
+            subscriber(tenant)
+        except Exception as exc:
+            logger.exception("Tenant subscriber %r failed while restoring %r", subscriber, tenant)
+            first_error = first_error or exc
+    return first_error
+
+
+def _activate(tenant: Any) -> tuple[Token[Any], Any]:
+    previous = _current.get()
+    token = _current.set(tenant)
+    try:
+        _notify(tenant)
+        if tenant is not None:
+            tenant_activated.send(sender=TenantContext, tenant=tenant)
+    except BaseException:
+        _restore(token, previous)
+        _notify_all(previous)
+        raise
+    return token, previous
+
+
+def _restore(token: Token[Any], previous: Any) -> None:
+    try:
+        _current.reset(token)
+    except ValueError:
+        # The scope was left in another context than it was entered in (e.g. an async
+        # generator resumed by another task); put the outer tenant back by value.
+        _current.set(previous)
+
+
+def _deactivate(token: Token[Any], previous: Any, tenant: Any) -> None:
+    _restore(token, previous)
+    error = _notify_all(previous)
+    if tenant is not None:
+        tenant_deactivated.send(sender=TenantContext, tenant=tenant)
+    if error is not None:
+        raise error
+
+
+class _TenantScope:
+    """What ``use_tenant`` returns: a sync/async context manager and a decorator."""
+
+    def __init__(self, tenant: Any) -> None:
+        if tenant is not None:
+            _validate_tenant(tenant)
+        self._tenant = tenant
+        self._entered: list[tuple[Token[Any], Any]] = []
+
+    def __enter__(self) -> Any:
+        self._entered.append(_activate(self._tenant))
+        return self._tenant
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        token, previous = self._entered.pop()
+        _deactivate(token, previous, self._tenant)
+
+    async def __aenter__(self) -> Any:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    def __call__(self, func: F) -> F:
+        tenant = self._tenant
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                with _TenantScope(tenant):
+                    return await func(*args, **kwargs)
+
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with _TenantScope(tenant):
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+class TenantContext:
+    """The active tenant, kept in a ContextVar.
+
+    ``use_tenant(t)`` makes ``t`` the tenant until the block (or decorated call) ends,
+    then restores exactly the tenant that was active before, also when the body raises.
+    ``use_tenant(None)`` runs a block with no tenant (the public site) inside a tenant.
+
+    Each thread and each asyncio task sees its own tenant: a task started inside a
+    tenant inherits it (asyncio copies the context), changes made inside the task stay
+    there, and a new ``threading.Thread`` starts with no tenant. asgiref's
+    ``sync_to_async``/``async_to_sync`` and ``TenantThreadPoolExecutor`` carry it across.
+
+    Subscribers (the cache patch, the router) are called with the new current tenant on
+    every change, in registration order, in both directions and to and from None. If one
+    raises while a tenant is being entered, the outer tenant is restored and every
+    subscriber is told so before the error propagates. ``tenant_activated`` and
+    ``tenant_deactivated`` are sent when a non-None tenant's block starts and ends.
+    """
+
+    @staticmethod
+    def get_tenant() -> Any:
+        """The active tenant, or None."""
+        return _current.get()
+
+    @staticmethod
+    def use_tenant(tenant: Any) -> _TenantScope:
+        """Activate ``tenant`` (or None) for a ``with``/``async with`` block or a decorated call."""
+        return _TenantScope(tenant)
+
+    @staticmethod
+    def get_cache_alias() -> str | None:
+        """The active tenant's dedicated cache alias, or None."""
+        tenant = _current.get()
+        return (getattr(tenant, "cache_alias", None) or None) if tenant is not None else None
+
+    @staticmethod
+    def get_db_alias() -> str:
+        """The database alias queries go to now (``"default"`` for no tenant and schema tenants)."""
+        tenant = _current.get()
+        if tenant is None or getattr(tenant, "isolation_type", None) == "schema":
+            return "default"
+        return getattr(tenant, "db_alias", None) or "default"
+
+    @staticmethod
+    def subscribe(subscriber: Subscriber) -> None:
+        """Call ``subscriber(tenant)`` on every change of the current tenant (once per callable)."""
+        if subscriber not in _subscribers:
+            _subscribers.append(subscriber)
+
+    @staticmethod
+    def unsubscribe(subscriber: Subscriber) -> None:
+        """Stop notifying ``subscriber``; unknown subscribers are ignored."""
+        if subscriber in _subscribers:
+            _subscribers.remove(subscriber)
+
+
+def _run_in_tenant(tenant: Any, fn: Callable[..., R], args: tuple[Any, ...], kwargs: Any) -> R:
+    with _TenantScope(tenant):
+        return fn(*args, **kwargs)
+
+
+class TenantThreadPoolExecutor(ThreadPoolExecutor):
+    """A ThreadPoolExecutor whose work runs inside the tenant active when it was submitted.
+
+    A plain worker thread starts with no tenant; this one copies the caller's context and
+    re-activates its tenant in the worker, so subscribers (e.g. the schema switch on the
+    worker thread's own connection) follow. Works with ``loop.run_in_executor`` too.
+    """
+
+    def submit(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Future[R]:
+        context = contextvars.copy_context()
+        return super().submit(context.run, _run_in_tenant, _current.get(), fn, args, kwargs)

@@ -1,0 +1,19 @@
+"""The errors omnitenant raises; each message says what to do about it."""
+
+from __future__ import annotations
+
+
+class OmnitenantError(Exception):
+    """Base class of every omnitenant error."""
+
+
+class InvalidTenantId(OmnitenantError, ValueError):
+    """A tenant_id that is not 1-63 chars of a-z 0-9 _ - (letter/digit first, no pg_ prefix)."""
+
+
+class NoTenantActive(OmnitenantError, RuntimeError):
+    """Something that needs a tenant ran with none active."""
+
+
+class TenantNotFound(OmnitenantError, LookupError):
+    """No active tenant matches the given id, host or header."""

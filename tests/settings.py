@@ -1,0 +1,55 @@
+"""The one test settings module; services come from the environment, with local defaults."""
+
+import os
+
+SECRET_KEY = "omnitenant-tests-only"
+DEBUG = False
+USE_TZ = True
+ALLOWED_HOSTS = ["*"]
+ROOT_URLCONF = "tests.urls"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "omnitenant",
+    "tests.testapp",
+]
+
+MIDDLEWARE = []
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.postgresql",
+        "HOST": os.environ.get("PGHOST", "127.0.0.1"),
+        "PORT": os.environ.get("PGPORT", "5432"),
+        "USER": os.environ.get("PGUSER", "postgres"),
+        "PASSWORD": os.environ.get("PGPASSWORD", ""),
+        "NAME": os.environ.get("OMNITENANT_TEST_DB", "omnitenant"),
+    },
+}
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/1")
+MEMCACHED_LOCATION = os.environ.get("MEMCACHED_LOCATION", "127.0.0.1:11211")
+
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+}
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
+]
+
+OMNITENANT_CONFIG = {
+    "TENANT_MODEL": "testapp.Tenant",
+    "DOMAIN_MODEL": "testapp.Domain",
+    "BASE_DOMAIN": "example.com",
+    "PUBLIC_HOSTS": ["example.com", "www.example.com"],
+    "TENANT_HEADER": None,
+    "PATCHES": {"cache": True},
+}

@@ -1,0 +1,191 @@
+import pytest
+from django.conf import settings
+from django.test import override_settings
+
+from omnitenant import checks
+from omnitenant.conf import get_config
+
+GOOD_MIDDLEWARE = [
+    "omnitenant.middleware.TenantMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+]
+GOOD_ROUTERS = ["omnitenant.routers.TenantRouter"]
+
+
+ALL_CHECKS = [
+    checks.check_config_keys,
+    checks.check_models,
+    checks.check_middleware_and_router,
+    checks.check_cache_patch,
+    checks.check_hosts_and_header,
+]
+
+
+def omnitenant_messages():
+    return [message for check in ALL_CHECKS for message in check()]
+
+
+def config(**changes):
+    merged = {**settings.OMNITENANT_CONFIG, **changes}
+    return {key: value for key, value in merged.items() if value is not ...}
+
+
+@pytest.fixture(autouse=True)
+def good_settings():
+    with override_settings(MIDDLEWARE=GOOD_MIDDLEWARE, DATABASE_ROUTERS=GOOD_ROUTERS):
+        yield
+
+
+def only(messages):
+    assert len(messages) == 1, messages
+    return messages[0]
+
+
+def test_good_configuration_is_silent():
+    assert omnitenant_messages() == []
+
+
+def test_missing_config():
+    with override_settings():
+        del settings.OMNITENANT_CONFIG
+        messages = omnitenant_messages()
+    assert "omnitenant.E012" in {m.id for m in messages}
+    message = next(m for m in messages if m.id == "omnitenant.E012")
+    assert message.msg == "OMNITENANT_CONFIG is not set."
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "check_id", "text"),
+    [
+        ("TENANT_MODEL", ..., "omnitenant.E001", "OMNITENANT_CONFIG['TENANT_MODEL'] is not set."),
+        (
+            "TENANT_MODEL",
+            "nope.Tenant",
+            "omnitenant.E001",
+            "OMNITENANT_CONFIG['TENANT_MODEL'] = 'nope.Tenant' does not name an installed model.",
+        ),
+        (
+            "DOMAIN_MODEL",
+            "testapp",
+            "omnitenant.E002",
+            "OMNITENANT_CONFIG['DOMAIN_MODEL'] = 'testapp' does not name an installed model.",
+        ),
+        (
+            "TENANT_MODEL",
+            "testapp.NotATenant",
+            "omnitenant.E003",
+            "testapp.NotATenant does not subclass omnitenant.models.BaseTenant.",
+        ),
+        (
+            "DOMAIN_MODEL",
+            "testapp.Tenant",
+            "omnitenant.E004",
+            "testapp.Tenant does not subclass omnitenant.models.BaseDomain.",
+        ),
+    ],
+)
+def test_model_checks(setting, value, check_id, text):
+    with override_settings(OMNITENANT_CONFIG=config(**{setting: value})):
+        message = only(omnitenant_messages())
+    assert (message.id, message.msg) == (check_id, text)
+    assert setting in message.hint or "inherit from" in message.hint
+
+
+def test_unknown_key_warns_with_suggestion():
+    with override_settings(OMNITENANT_CONFIG=config(TENANT_HEADERS="X-Tenant")):
+        message = only(omnitenant_messages())
+    assert message.id == "omnitenant.W001"
+    assert message.msg == "Unknown OMNITENANT_CONFIG key 'TENANT_HEADERS'."
+    assert message.hint == "Did you mean 'TENANT_HEADER'?"
+
+
+def test_middleware_missing():
+    with override_settings(MIDDLEWARE=GOOD_MIDDLEWARE[1:]):
+        message = only(omnitenant_messages())
+    assert message.id == "omnitenant.E005"
+    assert "first entry of MIDDLEWARE" in message.hint
+
+
+def test_middleware_not_first():
+    with override_settings(MIDDLEWARE=list(reversed(GOOD_MIDDLEWARE))):
+        message = only(omnitenant_messages())
+    assert message.id == "omnitenant.E006"
+    assert (
+        message.msg
+        == "omnitenant.middleware.TenantMiddleware is not the first entry of MIDDLEWARE."
+    )
+
+
+def test_router_missing():
+    with override_settings(DATABASE_ROUTERS=[]):
+        message = only(omnitenant_messages())
+    assert message.id == "omnitenant.E007"
+    assert message.hint == "Add 'omnitenant.routers.TenantRouter' to DATABASE_ROUTERS."
+
+
+def test_cache_patch_without_caches():
+    with override_settings(CACHES={}):
+        message = only(omnitenant_messages())
+    assert message.id == "omnitenant.E008"
+    assert "CACHES['default']" in message.hint
+
+
+def test_cache_patch_disabled_without_caches_is_fine():
+    with override_settings(CACHES={}, OMNITENANT_CONFIG=config(PATCHES={"cache": False})):
+        assert omnitenant_messages() == []
+
+
+def test_patches_must_be_booleans():
+    with override_settings(OMNITENANT_CONFIG=config(PATCHES={"cache": "yes"})):
+        message = only(omnitenant_messages())
+    assert message.id == "omnitenant.E013"
+
+
+@pytest.mark.parametrize(
+    "value", ["https://example.com", "example.com:8000", "*.example.com", "Example.com", 3]
+)
+def test_malformed_base_domain(value):
+    with override_settings(OMNITENANT_CONFIG=config(BASE_DOMAIN=value)):
+        message = only(omnitenant_messages())
+    assert message.id == "omnitenant.E009"
+    assert message.msg == f"OMNITENANT_CONFIG['BASE_DOMAIN'] = {value!r} is not a valid host name."
+
+
+@pytest.mark.parametrize(
+    ("value", "bad"),
+    [(["example.com", "bad host"], "bad host"), (["example.com."], "example.com.")],
+)
+def test_malformed_public_hosts(value, bad):
+    with override_settings(OMNITENANT_CONFIG=config(PUBLIC_HOSTS=value)):
+        message = only(omnitenant_messages())
+    assert message.id == "omnitenant.E010"
+    assert repr(bad) in message.msg
+
+
+def test_public_hosts_must_be_a_list():
+    with override_settings(OMNITENANT_CONFIG=config(PUBLIC_HOSTS="example.com")):
+        message = only(omnitenant_messages())
+    assert message.id == "omnitenant.E010"
+    assert "is not a list" in message.msg
+
+
+@pytest.mark.parametrize("value", ["X Tenant", "X-Tenant:", "", "Tenant\n"])
+def test_invalid_tenant_header(value):
+    with override_settings(OMNITENANT_CONFIG=config(TENANT_HEADER=value)):
+        message = only(omnitenant_messages())
+    assert message.id == "omnitenant.E011"
+    assert "X-Tenant-ID" in message.hint
+
+
+def test_valid_tenant_header_is_silent():
+    with override_settings(OMNITENANT_CONFIG=config(TENANT_HEADER="X-Tenant-ID")):
+        assert omnitenant_messages() == []
+
+
+def test_config_is_read_once_and_reset_by_override_settings():
+    first = get_config()
+    assert get_config() is first
+    with override_settings(OMNITENANT_CONFIG=config(TENANT_HEADER="X-Tenant-ID")):
+        assert get_config().tenant_header == "X-Tenant-ID"
+        assert get_config().patches == {"cache": True}
+    assert get_config().tenant_header is None
