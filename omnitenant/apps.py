@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from django.apps import AppConfig
 
 
@@ -11,4 +13,12 @@ class OmnitenantConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from omnitenant import checks  # noqa: F401 - registers the system checks
+        from omnitenant import (
+            checks,  # noqa: F401 - registers the system checks
+            lookup,
+        )
+
+        # With TENANT_MODEL/DOMAIN_MODEL unusable there is nothing to watch;
+        # the omnitenant.E001/E002 checks tell the user what to fix.
+        with contextlib.suppress(LookupError, ValueError):
+            lookup.connect_invalidation()

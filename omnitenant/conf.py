@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "TENANT_URLCONF": None,
     "RESOLUTION_CACHE_SIZE": 10_000,
     "RESOLUTION_CACHE_TTL": 60,
+    "RESOLUTION_CACHE_ALIAS": "default",
     "TENANT_APPS": (),
 }
 
@@ -49,6 +50,7 @@ class Config:
     tenant_urlconf: str | None
     resolution_cache_size: int
     resolution_cache_ttl: float
+    resolution_cache_alias: str
     tenant_apps: tuple[str, ...]
 
 

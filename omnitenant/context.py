@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import inspect
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import ContextVar, Token
 from types import TracebackType
@@ -213,6 +214,21 @@ class TenantContext:
         """Stop notifying ``subscriber``; unknown subscribers are ignored."""
         if subscriber in _subscribers:
             _subscribers.remove(subscriber)
+
+
+@contextlib.contextmanager
+def without_tenant() -> Iterator[None]:
+    """Read the current tenant as None for a moment, without notifying anyone.
+
+    For omnitenant's own cross-tenant bookkeeping (e.g. the lookup version stamp in the
+    cache), where a full ``use_tenant(None)`` would switch schemas and send signals for
+    nothing. Code that touches tenant data must use ``use_tenant(None)`` instead.
+    """
+    token = _current.set(None)
+    try:
+        yield
+    finally:
+        _current.reset(token)
 
 
 def _run_in_tenant(tenant: Any, fn: Callable[..., R], args: tuple[Any, ...], kwargs: Any) -> R:

@@ -1,0 +1,67 @@
+import pytest
+from django.core.cache import cache
+
+from omnitenant import TenantContext, lookup
+from tests.testapp.models import Domain, Tenant
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_lookups():
+    cache.clear()
+    lookup.invalidate()
+
+
+def test_lookups_by_id_and_domain():
+    acme = Tenant.objects.create(tenant_id="acme", name="Acme")
+    Domain.objects.create(domain="shop.acme.io", tenant=acme)
+    assert lookup.tenant_by_id("acme") == acme
+    assert lookup.tenant_by_domain("shop.acme.io") == acme
+    assert lookup.tenant_by_id("globex") is None
+    assert lookup.tenant_by_domain("nobody.io") is None
+
+
+def test_warm_lookups_make_no_query(django_assert_num_queries):
+    acme = Tenant.objects.create(tenant_id="acme", name="Acme")
+    Domain.objects.create(domain="shop.acme.io", tenant=acme)
+    lookup.tenant_by_id("acme")
+    lookup.tenant_by_domain("shop.acme.io")
+    lookup.tenant_by_id("missing")
+    with django_assert_num_queries(0):
+        for _ in range(50):
+            assert lookup.tenant_by_id("acme") == acme
+            assert lookup.tenant_by_domain("shop.acme.io") == acme
+            assert lookup.tenant_by_id("missing") is None
+
+
+def test_saving_a_domain_is_seen_by_the_next_lookup():
+    acme = Tenant.objects.create(tenant_id="acme", name="Acme")
+    globex = Tenant.objects.create(tenant_id="globex", name="Globex")
+    domain = Domain.objects.create(domain="shop.example.org", tenant=acme)
+    assert lookup.tenant_by_domain("shop.example.org") == acme
+    domain.tenant = globex
+    domain.save()
+    assert lookup.tenant_by_domain("shop.example.org") == globex
+    domain.delete()
+    assert lookup.tenant_by_domain("shop.example.org") is None
+
+
+def test_other_process_change_seen_through_the_shared_stamp():
+    acme = Tenant.objects.create(tenant_id="acme", name="Acme")
+    assert lookup.tenant_by_id("acme").name == "Acme"
+    # Another process renames the tenant: its rows change and it bumps the shared stamp,
+    # but this process' signal handlers never run.
+    Tenant.objects.filter(pk=acme.pk).update(name="Acme Corp")
+    assert lookup.tenant_by_id("acme").name == "Acme"
+    cache.set(lookup.STAMP_KEY, "bumped-elsewhere", None)
+    assert lookup.tenant_by_id("acme").name == "Acme Corp"
+
+
+def test_stamp_is_shared_whatever_tenant_is_active():
+    acme = Tenant.objects.create(tenant_id="acme", name="Acme")
+    with TenantContext.use_tenant(acme):
+        assert lookup.tenant_by_id("acme") == acme
+        assert lookup.tenant_by_id("globex") is None
+        Tenant.objects.create(tenant_id="globex", name="Globex")
+    assert lookup.tenant_by_id("globex").tenant_id == "globex"
