@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 
 from django.apps import AppConfig
 
@@ -22,3 +23,9 @@ class OmnitenantConfig(AppConfig):
         # the omnitenant.E001/E002 checks tell the user what to fix.
         with contextlib.suppress(LookupError, ValueError):
             lookup.connect_invalidation()
+
+        # Celery: the tenant travels in the headers of every task message sent.
+        if importlib.util.find_spec("celery") is not None:
+            from omnitenant.celery import connect_celery
+
+            connect_celery()

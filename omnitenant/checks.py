@@ -203,3 +203,24 @@ def check_hosts_and_header(app_configs: Any = None, **kwargs: Any) -> list[Check
             )
         )
     return messages
+
+
+# -- Celery (omnitenant.celery): E060-E069 ------------------------------------------------
+
+CELERY_TENANT_NOT_FOUND_CHOICES = ("fail", "reject")
+
+
+@register(Tags.compatibility)
+def check_celery(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E060: CELERY_TENANT_NOT_FOUND is "fail" or "reject"."""
+    value = user_config().get("CELERY_TENANT_NOT_FOUND", "fail")
+    if value not in CELERY_TENANT_NOT_FOUND_CHOICES:
+        return [
+            Error(
+                f"OMNITENANT_CONFIG['CELERY_TENANT_NOT_FOUND'] = {value!r} is not a known action.",
+                hint="Use 'fail' (the task fails with TenantNotFound) or 'reject' (the message "
+                "is rejected without a result).",
+                id="omnitenant.E060",
+            )
+        ]
+    return []

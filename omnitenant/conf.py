@@ -31,6 +31,8 @@ DEFAULTS: dict[str, Any] = {
     "RESOLUTION_CACHE_TTL": 60,
     "RESOLUTION_CACHE_ALIAS": "default",
     "TENANT_APPS": (),
+    # Celery (omnitenant.celery): "fail" raises TenantNotFound, "reject" drops the message.
+    "CELERY_TENANT_NOT_FOUND": "fail",
 }
 
 
@@ -52,6 +54,8 @@ class Config:
     resolution_cache_ttl: float
     resolution_cache_alias: str
     tenant_apps: tuple[str, ...]
+    # Celery (omnitenant.celery)
+    celery_tenant_not_found: str
 
 
 def user_config() -> dict[str, Any]:

@@ -53,3 +53,12 @@ OMNITENANT_CONFIG = {
     "TENANT_HEADER": None,
     "PATCHES": {"cache": True},
 }
+
+# Celery (tests/celery_app.py): a real worker on Redis. DB indexes 7/8 are not flushed by
+# the cache tests, which use REDIS_URL.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/7")
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/8")
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"

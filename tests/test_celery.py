@@ -1,0 +1,372 @@
+"""omnitenant.celery against a real worker (threads pool) on a real Redis broker."""
+
+import threading
+import time
+from types import SimpleNamespace
+
+import celery.contrib.testing.tasks  # noqa: F401 - registers celery.ping for start_worker
+import pytest
+from celery import chain, chord, group
+from celery.contrib.testing.worker import start_worker
+from celery.exceptions import Reject
+from celery.signals import task_postrun
+from django.test import override_settings
+
+from omnitenant import TenantContext, lookup
+from omnitenant.celery import MESSAGE_HEADER, enqueue_for_each_tenant
+from omnitenant.exceptions import InvalidTenantId, NoTenantActive, TenantNotFound
+from tests.celery_app import (
+    TOUCHED_KEY,
+    app,
+    broker,
+    collect,
+    fail_inside,
+    needs_tenant,
+    plain_whoami,
+    record,
+    retry_once,
+    touch,
+    whoami,
+)
+from tests.testapp.models import Tenant
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TIMEOUT = 20
+
+
+@pytest.fixture(scope="module")
+def worker():
+    app.control.purge()
+    with start_worker(app, pool="threads", concurrency=2, shutdown_timeout=30) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def _clean(worker):
+    lookup.invalidate()
+    broker().delete(TOUCHED_KEY)
+    yield
+    lookup.invalidate()
+
+
+@pytest.fixture
+def acme():
+    return Tenant.objects.create(tenant_id="acme", name="Acme")
+
+
+@pytest.fixture
+def globex():
+    return Tenant.objects.create(tenant_id="globex", name="Globex")
+
+
+def touched():
+    return int(broker().get(TOUCHED_KEY) or 0)
+
+
+# -- Propagation ------------------------------------------------------------------------
+
+
+def test_task_sent_inside_a_tenant_runs_inside_it(acme, globex):
+    with TenantContext.use_tenant(acme):
+        in_acme = whoami.delay("a")
+    with TenantContext.use_tenant(globex):
+        in_globex = whoami.delay("g")
+    outside = whoami.delay("none")
+    assert in_acme.get(timeout=TIMEOUT)["tenant"] == "acme"
+    assert in_globex.get(timeout=TIMEOUT)["tenant"] == "globex"
+    assert outside.get(timeout=TIMEOUT)["tenant"] is None
+
+
+def test_tenant_travels_in_headers_not_arguments(acme):
+    sent = {}
+
+    def spy(sender=None, headers=None, body=None, **kwargs):
+        sent.update(headers=dict(headers), body=body)
+
+    from celery.signals import before_task_publish
+
+    before_task_publish.connect(spy, weak=False)
+    try:
+        with TenantContext.use_tenant(acme):
+            result = whoami.delay("x")
+    finally:
+        before_task_publish.disconnect(spy)
+    assert sent["headers"][MESSAGE_HEADER] == "acme"
+    args, kwargs, _embed = sent["body"]
+    assert list(args) == ["x"]
+    assert kwargs == {}
+    assert result.get(timeout=TIMEOUT)["tenant"] == "acme"
+
+
+def test_200_interleaved_tasks_from_two_tenants_each_see_their_own(acme, globex):
+    sent = []
+
+    def send(tenant, count):
+        with TenantContext.use_tenant(tenant):
+            for i in range(count):
+                sent.append((tenant.tenant_id, whoami.delay(f"{tenant.tenant_id}-{i}")))
+
+    threads = [threading.Thread(target=send, args=(t, 100)) for t in (acme, globex)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(sent) == 200
+    for tenant_id, result in sent:
+        seen = result.get(timeout=TIMEOUT)
+        assert seen["tenant"] == tenant_id
+        assert seen["tag"].startswith(f"{tenant_id}-")
+
+
+def test_plain_task_sees_no_tenant_and_worker_context_is_clean_between_tasks(acme):
+    with TenantContext.use_tenant(acme):
+        tenant_runs = [whoami.delay(i) for i in range(20)]
+        failures = [fail_inside.delay() for _ in range(6)]
+    threads = {result.get(timeout=TIMEOUT)["thread"] for result in tenant_runs}
+    for failure in failures:
+        with pytest.raises(RuntimeError, match="failed inside acme"):
+            failure.get(timeout=TIMEOUT)
+    with TenantContext.use_tenant(acme):
+        plain = [plain_whoami.delay() for _ in range(20)]
+    after = [result.get(timeout=TIMEOUT) for result in plain]
+    assert {seen["tenant"] for seen in after} == {None}
+    # The plain tasks ran on worker threads that had just run acme's tasks.
+    assert threads & {seen["thread"] for seen in after}
+
+
+def test_worker_context_is_none_after_every_task(acme):
+    after = []
+
+    def spy(sender=None, **kwargs):
+        after.append(TenantContext.get_tenant())
+
+    task_postrun.connect(spy, weak=False)
+    try:
+        with TenantContext.use_tenant(acme):
+            results = [whoami.delay(), fail_inside.delay(), retry_once.delay()]
+        results[0].get(timeout=TIMEOUT)
+        with pytest.raises(RuntimeError):
+            results[1].get(timeout=TIMEOUT)
+        results[2].get(timeout=TIMEOUT)
+    finally:
+        task_postrun.disconnect(spy)
+    assert len(after) >= 4  # whoami, fail_inside, retry_once twice
+    assert set(after) == {None}
+
+
+# -- Explicit tenant --------------------------------------------------------------------
+
+
+def test_explicit_tenant_overrides_the_active_one(acme, globex):
+    with TenantContext.use_tenant(acme):
+        as_globex = whoami.apply_async(("g",), tenant=globex)
+        by_id = whoami.apply_async(("g2",), tenant="globex")
+        as_none = whoami.apply_async(("n",), tenant=None)
+        via_set = whoami.s("s").set(tenant="globex").delay()
+    assert as_globex.get(timeout=TIMEOUT)["tenant"] == "globex"
+    assert by_id.get(timeout=TIMEOUT)["tenant"] == "globex"
+    assert as_none.get(timeout=TIMEOUT)["tenant"] is None
+    assert via_set.get(timeout=TIMEOUT)["tenant"] == "globex"
+
+
+@pytest.mark.parametrize("bad", ["Not Valid!", "pg_catalog", "", 42, object()])
+def test_explicit_tenant_is_validated_before_sending(bad):
+    with pytest.raises(InvalidTenantId):
+        whoami.apply_async(tenant=bad)
+    with pytest.raises(InvalidTenantId):
+        whoami.s().set(tenant=bad)
+    assert broker().llen("celery") == 0
+
+
+def test_plain_task_accepts_an_explicit_tenant_header(acme):
+    sent = {}
+
+    def spy(sender=None, headers=None, properties=None, **kwargs):
+        sent.update(headers=dict(headers), properties=dict(properties))
+
+    from celery.signals import before_task_publish
+
+    before_task_publish.connect(spy, weak=False)
+    try:
+        plain_whoami.apply_async(tenant=acme).get(timeout=TIMEOUT)
+    finally:
+        before_task_publish.disconnect(spy)
+    assert sent["headers"][MESSAGE_HEADER] == "acme"
+    assert "tenant" not in sent["properties"]
+
+
+def test_invalid_tenant_sent_by_name_fails_closed_on_the_worker():
+    result = app.send_task(whoami.name, tenant="Not Valid!")
+    with pytest.raises(InvalidTenantId):
+        result.get(timeout=TIMEOUT)
+
+
+# -- Canvas, retries, countdown ---------------------------------------------------------
+
+
+def test_chain_keeps_the_tenant_it_was_created_in(acme, globex):
+    with TenantContext.use_tenant(acme):
+        in_acme = chain(record.s([], "one"), record.s("two"), record.s("three")).delay()
+    with TenantContext.use_tenant(globex):
+        in_globex = chain(record.s([], "one"), record.s("two")).delay()
+    assert in_acme.get(timeout=TIMEOUT) == [["one", "acme"], ["two", "acme"], ["three", "acme"]]
+    assert in_globex.get(timeout=TIMEOUT) == [["one", "globex"], ["two", "globex"]]
+
+
+def test_chain_with_a_plain_first_step_keeps_the_tenant(acme):
+    with TenantContext.use_tenant(acme):
+        result = chain(plain_whoami.si(), whoami.si("after-plain")).delay()
+    assert result.get(timeout=TIMEOUT)["tenant"] == "acme"
+
+
+def test_group_keeps_the_tenant(acme, globex):
+    with TenantContext.use_tenant(acme):
+        in_acme = group(whoami.s(i) for i in range(5)).delay()
+    with TenantContext.use_tenant(globex):
+        in_globex = group(whoami.s(i) for i in range(5)).delay()
+    assert {r["tenant"] for r in in_acme.get(timeout=TIMEOUT)} == {"acme"}
+    assert {r["tenant"] for r in in_globex.get(timeout=TIMEOUT)} == {"globex"}
+
+
+def test_chord_keeps_the_tenant_for_header_and_body(acme, globex):
+    with TenantContext.use_tenant(acme):
+        in_acme = chord(whoami.s(i) for i in range(4))(collect.s())
+    with TenantContext.use_tenant(globex):
+        in_globex = chord(whoami.s(i) for i in range(3))(collect.s())
+    assert in_acme.get(timeout=TIMEOUT) == {"header": ["acme"] * 4, "body": "acme"}
+    assert in_globex.get(timeout=TIMEOUT) == {"header": ["globex"] * 3, "body": "globex"}
+
+
+def test_group_inside_a_chain_keeps_the_tenant(acme):
+    with TenantContext.use_tenant(acme):
+        result = chain(whoami.si("first"), group(whoami.si(i) for i in range(3))).delay()
+    assert {r["tenant"] for r in result.get(timeout=TIMEOUT)} == {"acme"}
+
+
+def test_link_callback_keeps_the_tenant(acme):
+    with TenantContext.use_tenant(acme):
+        first = record.apply_async(([], "first"), link=record.s("linked"))
+    first.get(timeout=TIMEOUT)
+    linked = first.children[0] if first.children else None
+    deadline = time.monotonic() + TIMEOUT
+    while linked is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        first = app.AsyncResult(first.id)
+        linked = first.children[0] if first.children else None
+    assert linked is not None
+    assert linked.get(timeout=TIMEOUT) == [["first", "acme"], ["linked", "acme"]]
+
+
+def test_reused_signature_does_not_carry_the_first_tenant(acme, globex):
+    callback = record.s("linked")
+    with TenantContext.use_tenant(acme):
+        chain(record.s([], "a"), callback).delay().get(timeout=TIMEOUT)
+    assert "tenant" not in callback.options
+    with TenantContext.use_tenant(globex):
+        result = chain(record.s([], "g"), callback).delay()
+    assert result.get(timeout=TIMEOUT) == [["g", "globex"], ["linked", "globex"]]
+
+
+def test_retry_and_countdown_keep_the_tenant(acme, globex):
+    with TenantContext.use_tenant(acme):
+        retried = retry_once.delay()
+        later = whoami.apply_async(("later",), countdown=0.5)
+    with TenantContext.use_tenant(globex):
+        retried_globex = retry_once.delay()
+    assert retried.get(timeout=TIMEOUT) == {"tenant": "acme", "retries": 1}
+    assert retried_globex.get(timeout=TIMEOUT) == {"tenant": "globex", "retries": 1}
+    assert later.get(timeout=TIMEOUT)["tenant"] == "acme"
+
+
+# -- Worker-side safety -----------------------------------------------------------------
+
+
+def test_deleted_tenant_fails_clearly_and_touches_nothing(acme):
+    with TenantContext.use_tenant(acme):
+        result = touch.apply_async(countdown=1)
+    acme.delete()
+    with pytest.raises(TenantNotFound, match="'acme', which does not exist or is inactive"):
+        result.get(timeout=TIMEOUT)
+    assert result.state == "FAILURE"
+    assert touched() == 0
+
+
+def test_inactive_tenant_fails_clearly_and_touches_nothing(acme, globex):
+    acme.is_active = False
+    acme.save()
+    with TenantContext.use_tenant(acme):
+        refused = touch.delay()
+    with TenantContext.use_tenant(globex):
+        allowed = touch.delay()
+    with pytest.raises(TenantNotFound):
+        refused.get(timeout=TIMEOUT)
+    assert allowed.get(timeout=TIMEOUT) == "globex"
+    assert touched() == 1
+
+
+def test_unknown_tenant_object_fails_on_the_worker():
+    with TenantContext.use_tenant(SimpleNamespace(tenant_id="nobody")):
+        result = touch.delay()
+    with pytest.raises(TenantNotFound, match="'nobody'"):
+        result.get(timeout=TIMEOUT)
+    assert touched() == 0
+
+
+def test_reject_mode_drops_the_message_without_running(settings):
+    states = {}
+
+    def spy(sender=None, task_id=None, state=None, **kwargs):
+        states[task_id] = state
+
+    settings.OMNITENANT_CONFIG = {**settings.OMNITENANT_CONFIG, "CELERY_TENANT_NOT_FOUND": "reject"}
+    task_postrun.connect(spy, weak=False)
+    try:
+        result = touch.apply_async(tenant="nobody")
+        deadline = time.monotonic() + TIMEOUT
+        while result.id not in states and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        task_postrun.disconnect(spy)
+    assert states[result.id] == "REJECTED"
+    # Rejected, not requeued: the result records the Reject naming the missing tenant.
+    assert isinstance(result.result, Reject)
+    assert "'nobody', which does not exist" in str(result.result)
+    assert touched() == 0
+    assert broker().llen("celery") == 0  # not requeued
+
+
+def test_required_tenant_refuses_a_task_sent_without_one(acme):
+    result = needs_tenant.delay()
+    with pytest.raises(NoTenantActive, match="needs a tenant but was sent with none"):
+        result.get(timeout=TIMEOUT)
+    with TenantContext.use_tenant(acme):
+        assert needs_tenant.delay().get(timeout=TIMEOUT) == "acme"
+
+
+def test_task_called_directly_runs_in_the_callers_tenant(acme):
+    assert whoami("direct")["tenant"] is None
+    with TenantContext.use_tenant(acme):
+        assert whoami("direct")["tenant"] == "acme"
+
+
+# -- Fan-out ----------------------------------------------------------------------------
+
+
+def test_enqueue_for_each_tenant_sends_one_task_per_active_tenant(acme, globex):
+    Tenant.objects.create(tenant_id="initech", name="Initech", is_active=False)
+    with TenantContext.use_tenant(acme):  # the caller's tenant does not matter
+        results = enqueue_for_each_tenant(whoami.s("fan"))
+    assert sorted(r.get(timeout=TIMEOUT)["tenant"] for r in results) == ["acme", "globex"]
+
+
+def test_enqueue_for_each_tenant_of_some_tenants(acme, globex):
+    results = enqueue_for_each_tenant(whoami, tenant_ids=["globex"])
+    assert [r.get(timeout=TIMEOUT)["tenant"] for r in results] == ["globex"]
+
+
+def test_override_settings_reject_is_read_by_the_worker():
+    with override_settings(OMNITENANT_CONFIG={"CELERY_TENANT_NOT_FOUND": "reject"}):
+        from omnitenant.conf import get_config
+
+        assert get_config().celery_tenant_not_found == "reject"
