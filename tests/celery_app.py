@@ -74,3 +74,12 @@ def touch():
 @tenant_task(required=True)
 def needs_tenant():
     return _tenant_id()
+
+
+MARKS_KEY = "omnitenant-tests:marks"
+
+
+@tenant_task
+def mark(label):
+    """Add "label:tenant" to a Redis set (the fan-out tests read it)."""
+    broker().sadd(MARKS_KEY, f"{label}:{_tenant_id()}")
