@@ -71,6 +71,12 @@ def touch():
     return _tenant_id()
 
 
+@tenant_task
+def tenant_name():
+    """The name of the tenant object the worker activated."""
+    return TenantContext.get_tenant().name
+
+
 @tenant_task(required=True)
 def needs_tenant():
     return _tenant_id()

@@ -33,6 +33,7 @@ from tests.celery_app import (
     plain_whoami,
     record,
     retry_once,
+    tenant_name,
     touch,
     whoami,
 )
@@ -351,6 +352,17 @@ def test_required_tenant_refuses_a_task_sent_without_one(acme):
         result.get(timeout=TIMEOUT)
     with TenantContext.use_tenant(acme):
         assert needs_tenant.delay().get(timeout=TIMEOUT) == "acme"
+
+
+def test_worker_lookups_are_cached_and_invalidated_like_requests(acme):
+    with TenantContext.use_tenant(acme):
+        assert tenant_name.delay().get(timeout=TIMEOUT) == "Acme"
+        # A change made without signals is not seen: the worker served acme from its cache...
+        Tenant.objects.filter(pk=acme.pk).update(name="Acme Corp")
+        assert tenant_name.delay().get(timeout=TIMEOUT) == "Acme"
+        # ...until the shared version stamp moves, as any save() or delete() does.
+        lookup.invalidate()
+        assert tenant_name.delay().get(timeout=TIMEOUT) == "Acme Corp"
 
 
 def test_task_called_directly_runs_in_the_callers_tenant(acme):

@@ -1,0 +1,163 @@
+"""Tasks/second through a real Celery worker, with and without tenant propagation.
+
+Starts a worker process (``celery worker``, solo pool) on the Redis broker of tests/settings.py
+(CELERY_BROKER_URL) and a throwaway test database, then times batches of no-op tasks, the
+variants interleaved round by round:
+
+  plain         a plain task, publish hook disconnected (Celery as if omnitenant were absent)
+  plain+header  a plain task sent inside a tenant: the header is added, nothing else
+  tenant_task   a @tenant_task sent inside a tenant: header, lookup, use_tenant on the worker
+
+Each batch sends N tasks (results ignored) and one final task whose result it waits for;
+the solo pool runs them in order, so that result marks the end of the batch.
+
+    python benchmarks/celery_throughput.py [--tasks 2000] [--rounds 7] (BENCH_CACHE=redis|locmem)
+"""
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+os.environ.setdefault("OMNITENANT_TEST_DB", "omnitenant_bench")
+
+import django  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+
+def configure() -> None:
+    if os.environ.get("BENCH_CACHE", "redis") == "redis":
+        # The lookup's version stamp lives in the default cache: on Redis, as in production,
+        # every tenant task on the worker pays one GET for it.
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": settings.REDIS_URL,
+            }
+        }
+    django.setup()
+
+
+configure()
+
+from celery import Celery, shared_task  # noqa: E402
+
+from omnitenant.celery import tenant_task  # noqa: E402
+
+app = Celery("omnitenant_bench")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_default_queue = "omnitenant-bench"  # never the tests' queue
+
+
+@shared_task(name="bench.plain_noop", ignore_result=True)
+def plain_noop():
+    return None
+
+
+@tenant_task(name="bench.tenant_noop", ignore_result=True)
+def tenant_noop():
+    return None
+
+
+@shared_task(name="bench.done")
+def done():
+    return True
+
+
+def start_worker(env: dict[str, str]) -> subprocess.Popen:
+    worker = subprocess.Popen(
+        [
+            *(sys.executable, "-W", "ignore::DeprecationWarning", "-m", "celery"),
+            *("-A", "benchmarks.celery_throughput:app", "worker", "-P", "solo", "-l", "WARNING"),
+            *("--without-gossip", "--without-mingle", "--without-heartbeat"),
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while not app.control.ping(timeout=0.5):
+        if time.monotonic() > deadline or worker.poll() is not None:
+            worker.kill()
+            raise RuntimeError("The benchmark worker did not start")
+    return worker
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=7)
+    options = parser.parse_args()
+
+    from django.db import connection
+
+    from omnitenant import TenantContext, lookup
+    from omnitenant.celery import connect_celery, disconnect_celery
+    from tests.testapp.models import Tenant
+
+    def batch(task, tenant) -> float:
+        start = time.perf_counter()
+        with TenantContext.use_tenant(tenant):
+            for _ in range(options.tasks):
+                task.delay()
+            last = done.delay()
+        last.get(timeout=600)
+        return options.tasks / (time.perf_counter() - start)
+
+    def plain():
+        disconnect_celery()
+        try:
+            return batch(plain_noop, None)
+        finally:
+            connect_celery()
+
+    variants = {
+        "plain": plain,
+        "plain+header": lambda: batch(plain_noop, acme),
+        "tenant_task": lambda: batch(tenant_noop, acme),
+    }
+
+    test_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    worker = None
+    try:
+        acme = Tenant.objects.create(tenant_id="acme", name="Acme")
+        lookup.invalidate()
+        app.control.purge()
+        env = {**os.environ, "OMNITENANT_TEST_DB": connection.settings_dict["NAME"]}
+        connection.close()
+        worker = start_worker(env)
+        rates: dict[str, list[float]] = {name: [] for name in variants}
+        for name in variants:  # warm-up: connections, the worker's lookup cache
+            variants[name]()
+        for _ in range(options.rounds):
+            order = list(variants)
+            random.shuffle(order)
+            for name in order:
+                rates[name].append(variants[name]())
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(60)
+        connection.close()
+        connection.creation.destroy_test_db(test_name, verbosity=0)
+
+    base = statistics.median(rates["plain"])
+    print(
+        f"{options.tasks} tasks x {options.rounds} interleaved rounds, worker: solo process, "
+        f"Django cache: {os.environ.get('BENCH_CACHE', 'redis')}"
+    )
+    print(f"| {'variant':<14} | {'median tasks/s':>14} | {'vs plain':>8} |")
+    print(f"|{'-' * 16}|{'-' * 16}:|{'-' * 9}:|")
+    for name, values in rates.items():
+        median = statistics.median(values)
+        print(f"| {name:<14} | {median:>14.0f} | {median / base:>8.3f} |")
+
+
+if __name__ == "__main__":
+    main()
