@@ -155,7 +155,6 @@ class TenantTask(Task):
     it runs in the caller's tenant.
     """
 
-    abstract = True
     tenant_required = False
 
     def apply_async(

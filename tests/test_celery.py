@@ -365,6 +365,17 @@ def test_worker_lookups_are_cached_and_invalidated_like_requests(acme):
         assert tenant_name.delay().get(timeout=TIMEOUT) == "Acme Corp"
 
 
+def test_eager_apply_runs_inside_the_tenant_it_names(acme, globex):
+    assert whoami.apply(("e",), tenant=acme).get()["tenant"] == "acme"
+    with TenantContext.use_tenant(globex):
+        assert whoami.apply(("e",)).get()["tenant"] == "globex"
+        assert whoami.apply(("e",), tenant=acme).get()["tenant"] == "acme"
+        assert TenantContext.get_tenant() == globex
+    missing = touch.apply(tenant="nobody")
+    assert isinstance(missing.result, TenantNotFound)
+    assert touched() == 0
+
+
 def test_task_called_directly_runs_in_the_callers_tenant(acme):
     assert whoami("direct")["tenant"] is None
     with TenantContext.use_tenant(acme):
