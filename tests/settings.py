@@ -15,13 +15,14 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "omnitenant",
     "tests.testapp",
+    "tests.tenantapp",  # database isolation: a per-tenant app (see TENANT_APPS)
 ]
 
 MIDDLEWARE = []
 
 DATABASES = {
     "default": {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "django_tenants.postgresql_backend",  # database isolation: schemas
         "HOST": os.environ.get("PGHOST", "127.0.0.1"),
         "PORT": os.environ.get("PGPORT", "5432"),
         "USER": os.environ.get("PGUSER", "postgres"),
@@ -29,6 +30,12 @@ DATABASES = {
         "NAME": os.environ.get("OMNITENANT_TEST_DB", "omnitenant"),
     },
 }
+
+# --- database isolation -------------------------------------------------------------------
+DATABASE_ROUTERS = ["omnitenant.routers.TenantRouter"]
+# django-tenants: issue SET search_path once per switch, not before every cursor.
+TENANT_LIMIT_SET_CALLS = True
+# --- end database isolation ---------------------------------------------------------------
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/1")
 MEMCACHED_LOCATION = os.environ.get("MEMCACHED_LOCATION", "127.0.0.1:11211")
@@ -52,4 +59,6 @@ OMNITENANT_CONFIG = {
     "PUBLIC_HOSTS": ["example.com", "www.example.com"],
     "TENANT_HEADER": None,
     "PATCHES": {"cache": True},
+    # database isolation
+    "TENANT_APPS": ["tenantapp"],
 }
