@@ -1,6 +1,7 @@
 """The one test settings module; services come from the environment, with local defaults."""
 
 import os
+import tempfile
 
 SECRET_KEY = "omnitenant-tests-only"
 DEBUG = False
@@ -59,6 +60,13 @@ OMNITENANT_CONFIG = {
     "PUBLIC_HOSTS": ["example.com", "www.example.com"],
     "TENANT_HEADER": None,
     "PATCHES": {"cache": True},
-    # database isolation
+    # database isolation: database tenants without an alias in DATABASES get a SQLite file
     "TENANT_APPS": ["tenantapp"],
+    "TENANT_DATABASE": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.path.join(
+            tempfile.gettempdir(),
+            os.environ.get("OMNITENANT_TEST_DB", "omnitenant") + "_{tenant_id}.sqlite3",
+        ),
+    },
 }

@@ -91,6 +91,8 @@ def sync_connection(tenant: Any, alias: str = DEFAULT_DB_ALIAS) -> None:
     if tenant is not None and isolation_of(tenant) == SCHEMA:
         if current != tenant.tenant_id:
             connection.set_tenant(SchemaTenant(tenant))
+        elif current == get_public_schema_name():
+            schema_name(tenant)  # raises: a tenant may not be the public schema
     elif current != get_public_schema_name():
         connection.set_schema_to_public()
 
