@@ -68,6 +68,7 @@ def provision_tenant(
         _refuse_shared_alias(tenant)
     else:
         schema_isolation.require_schemas(tenant)
+        schema_isolation.schema_name(tenant)
     created = False
     try:
         # On PostgreSQL the schema and its migrations are one transaction (DDL is

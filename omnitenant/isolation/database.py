@@ -147,11 +147,12 @@ def _sqlite_path(connection: Any) -> str | None:
 
 
 def exists(tenant: Any) -> bool:
-    """True when ``tenant``'s database exists (SQLite: its file; PostgreSQL: pg_database)."""
+    """True when ``tenant``'s database exists (SQLite: a non-empty file)."""
     connection = connections[ensure_alias(tenant)]
     if connection.vendor == "sqlite":
         path = _sqlite_path(connection)
-        return path is None or os.path.exists(path)
+        # An empty file (SQLite creates one on connect) holds nothing to keep.
+        return path is None or (os.path.exists(path) and os.path.getsize(path) > 0)
     if connection.vendor == "postgresql":
         with connection._nodb_cursor() as cursor:
             cursor.execute(
