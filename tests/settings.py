@@ -53,3 +53,11 @@ OMNITENANT_CONFIG = {
     "TENANT_HEADER": None,
     "PATCHES": {"cache": True},
 }
+
+# --- requests (TenantMiddleware) ----------------------------------------------------------
+MIDDLEWARE = ["omnitenant.middleware.TenantMiddleware", *MIDDLEWARE]
+DATABASE_ROUTERS = [
+    *(r for r in globals().get("DATABASE_ROUTERS", []) if r != "omnitenant.routers.TenantRouter"),
+    "omnitenant.routers.TenantRouter",
+]
+# --- end requests -------------------------------------------------------------------------
