@@ -223,7 +223,7 @@ def test_public_host_without_header_has_no_tenant(acme):
 
 
 def test_host_matching_nothing_is_refused(acme):
-    with pytest.raises(TenantNotFound, match="No tenant serves host 'gateway.internal'"):
+    with pytest.raises(TenantNotFound, match=r"No tenant serves host 'gateway\.internal'"):
         resolve_tenant(request_for("gateway.internal"))
 
 
