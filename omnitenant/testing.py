@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.test import AsyncClient, AsyncRequestFactory, Client, RequestFactory
 
 from omnitenant.conf import get_config
@@ -80,8 +81,14 @@ class AsyncTenantClient(_AsyncHostMixin, AsyncClient):
 
     def __init__(self, tenant: Any, *, host: str | None = None, **defaults: Any) -> None:
         self.tenant = tenant
-        self._tenant_headers = _tenant_headers(tenant, host)
+        self._host = host
         super().__init__(**defaults)
+
+    async def request(self, **request: Any) -> Any:
+        # The host may need a query, which cannot run in the event loop: look it up here.
+        if not hasattr(self, "_tenant_headers"):
+            self._tenant_headers = await sync_to_async(_tenant_headers)(self.tenant, self._host)
+        return await super().request(**request)
 
 
 class TenantRequestFactory(RequestFactory):
