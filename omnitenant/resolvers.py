@@ -31,12 +31,16 @@ def get_request_host(request: HttpRequest) -> str:
     if host is None:
         raw = request.get_host()
         try:
-            host = normalize_host(raw)
+            host = _normalize(raw)
         except ValueError as exc:
             msg = f"Host {raw!r} is not a valid host name."
             raise TenantNotFound(msg) from exc
         setattr(request, _HOST_ATTR, host)
     return host
+
+
+# A pure function of the Host header; bounded, as clients choose what they send.
+_normalize = functools.lru_cache(maxsize=4096)(normalize_host)
 
 
 def is_public_host(host: str) -> bool:
