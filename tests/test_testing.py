@@ -118,4 +118,3 @@ def test_plugin_is_registered_with_pytest(pytestconfig):
     assert pytestconfig.pluginmanager.has_plugin("omnitenant.testing") or (
         pytestconfig.pluginmanager.has_plugin("omnitenant")
     )
-
