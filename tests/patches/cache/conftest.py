@@ -75,6 +75,7 @@ def backend(alias):
 
 @pytest.fixture
 async def async_connections():
-    """Close the database connection that sync_to_async's thread opened, after the test."""
+    """Close the connections that sync_to_async's thread opened, after the test."""
     yield
+    await sync_to_async(caches.close_all)()
     await sync_to_async(connections.close_all)()
