@@ -15,7 +15,8 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from omnitenant.patches.cache._backends import TenantCacheMixin
-from omnitenant.patches.cache._handler import TenantAwareCacheWrapper, TenantCacheProxy
+from omnitenant.patches.cache._handler import TenantAwareCacheWrapper
+from omnitenant.patches.cache._handler import TenantCacheProxy as TenantCacheProxyType
 from omnitenant.patches.cache._keys import GENERATION_TTL, RESERVED_PREFIX, forget_generations
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "RESERVED_PREFIX",
     "TenantAwareCacheWrapper",
     "TenantCacheMixin",
+    "TenantCacheProxyType",
     "is_patched",
     "patch_django_cache",
     "unpatch_django_cache",
@@ -55,7 +57,7 @@ def patch_django_cache() -> None:
     proxy = cache_module.cache
     # ConnectionProxy forwards attribute writes to the connection: set on the proxy itself.
     object.__setattr__(proxy, "_omnitenant_original_class", type(proxy))
-    object.__setattr__(proxy, "__class__", TenantCacheProxy)
+    object.__setattr__(proxy, "__class__", TenantCacheProxyType)
 
 
 def unpatch_django_cache() -> None:
