@@ -38,6 +38,7 @@ class TenantCacheMixin:
     _omnitenant_alias: str
     _omnitenant_isolated: bool
     _omnitenant_layout: str  # "exact" (lists its keys) or "generation"
+    _omnitenant_namespace: tuple[Any, ...]
 
     def __getitem__(self, key: Any) -> Any:
         return self.get(key)  # type: ignore[attr-defined]
@@ -59,10 +60,10 @@ class TenantCacheMixin:
         tenant = _current.get()
         if tenant is None:
             _refuse(None, self._omnitenant_alias)
-            forget_generations(self._omnitenant_alias)
+            forget_generations(self._omnitenant_namespace)
             return super().clear()  # type: ignore[misc]
         if self._omnitenant_layout == "generation":
-            return bump_generation(self, self._omnitenant_alias, tenant.tenant_id)
+            return bump_generation(self, self._omnitenant_namespace, tenant.tenant_id)
         return _clear_tenant(self, tenant.tenant_id)
 
     async def aclear(self) -> None:
@@ -97,11 +98,13 @@ def make_tenant_aware(backend: BaseCache, alias: str, params: dict[str, Any]) ->
     backend._omnitenant_alias = alias  # type: ignore[attr-defined]
     backend._omnitenant_isolated = isolated  # type: ignore[attr-defined]
     backend._omnitenant_layout = layout  # type: ignore[attr-defined]
+    namespace = (params.get("BACKEND"), repr(params.get("LOCATION")), backend.key_prefix)
+    backend._omnitenant_namespace = namespace  # type: ignore[attr-defined]
     if not isolated:
         return backend
     inner = backend.key_func
     if layout == "generation":
-        backend.key_func = generation_key_func(inner, alias, backend)
+        backend.key_func = generation_key_func(inner, alias, backend, namespace)
     else:
         backend.key_func = tenant_key_func(inner, alias)
     if DjangoRedisRedisCache is not None and isinstance(backend, DjangoRedisRedisCache):

@@ -23,11 +23,14 @@ KeyFunc = Callable[[Any, str, Any], str]
 
 RESERVED_PREFIX = "_omnitenant:"
 GENERATION_KEY = "_omnitenant:cache-generation:{tenant_id}"
+# One generation per tenant and namespace (backend, LOCATION, KEY_PREFIX), whatever the
+# alias or VERSION: aliases sharing a server and prefix see the same entries.
+GENERATION_VERSION = 1
 # How long a process trusts the generation it last read; a clear() made by another
 # process is seen here after at most this many seconds.
 GENERATION_TTL = 1.0
 
-_generations: dict[tuple[str, str], tuple[str, float]] = {}
+_generations: dict[tuple[Any, str], tuple[str, float]] = {}
 _generations_lock = threading.Lock()
 
 
@@ -66,7 +69,7 @@ def tenant_key_func(inner: KeyFunc, alias: str) -> KeyFunc:
     return key_func
 
 
-def generation_key_func(inner: KeyFunc, alias: str, backend: Any) -> KeyFunc:
+def generation_key_func(inner: KeyFunc, alias: str, backend: Any, namespace: Any) -> KeyFunc:
     """Like ``tenant_key_func``, with the tenant's generation: ``"{tenant_id}.{gen}:k"``."""
     get = _current.get
     monotonic = time.monotonic
@@ -74,9 +77,9 @@ def generation_key_func(inner: KeyFunc, alias: str, backend: Any) -> KeyFunc:
     def key_func(key: Any, key_prefix: str, version: Any) -> str:
         tenant = get()
         if tenant is not None:
-            entry = _generations.get((alias, tenant.tenant_id))
+            entry = _generations.get((namespace, tenant.tenant_id))
             if entry is None or entry[1] < monotonic():
-                segment = load_generation(backend, alias, tenant.tenant_id)
+                segment = load_generation(backend, namespace, tenant.tenant_id)
             else:
                 segment = entry[0]
             return inner(f"{segment}:{key}", key_prefix, version)
@@ -86,34 +89,36 @@ def generation_key_func(inner: KeyFunc, alias: str, backend: Any) -> KeyFunc:
     return key_func
 
 
-def _remember(alias: str, tenant_id: str, generation: str) -> str:
+def _remember(namespace: Any, tenant_id: str, generation: str) -> str:
     segment = f"{tenant_id}.{generation}"
-    _generations[(alias, tenant_id)] = (segment, time.monotonic() + GENERATION_TTL)
+    _generations[(namespace, tenant_id)] = (segment, time.monotonic() + GENERATION_TTL)
     return segment
 
 
-def load_generation(backend: Any, alias: str, tenant_id: str) -> str:
+def load_generation(backend: Any, namespace: Any, tenant_id: str) -> str:
     """Read (or start) the tenant's generation from the backend itself; return its key segment."""
     key = GENERATION_KEY.format(tenant_id=tenant_id)
+    version = GENERATION_VERSION
     with without_tenant():
-        generation = backend.get(key)
+        generation = backend.get(key, version=version)
         if generation is None:
             # add() so that processes starting a generation at once agree on one.
-            backend.add(key, secrets.token_hex(6), None)
-            generation = backend.get(key) or secrets.token_hex(6)
-    return _remember(alias, tenant_id, generation)
+            backend.add(key, secrets.token_hex(6), None, version=version)
+            generation = backend.get(key, version=version) or secrets.token_hex(6)
+    return _remember(namespace, tenant_id, generation)
 
 
-def bump_generation(backend: Any, alias: str, tenant_id: str) -> None:
+def bump_generation(backend: Any, namespace: Any, tenant_id: str) -> None:
     """Start a new generation: the tenant's existing entries become unreachable at once."""
     generation = secrets.token_hex(6)
     with without_tenant():
-        backend.set(GENERATION_KEY.format(tenant_id=tenant_id), generation, None)
-    _remember(alias, tenant_id, generation)
+        key = GENERATION_KEY.format(tenant_id=tenant_id)
+        backend.set(key, generation, None, version=GENERATION_VERSION)
+    _remember(namespace, tenant_id, generation)
 
 
-def forget_generations(alias: str | None = None) -> None:
-    """Drop the generations this process remembers (for one alias, or all)."""
+def forget_generations(namespace: Any = None) -> None:
+    """Drop the generations this process remembers (for one namespace, or all)."""
     with _generations_lock:
-        for entry in [entry for entry in _generations if alias in (None, entry[0])]:
+        for entry in [entry for entry in _generations if namespace in (None, entry[0])]:
             _generations.pop(entry, None)
