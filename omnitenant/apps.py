@@ -28,3 +28,11 @@ class OmnitenantConfig(AppConfig):
         from omnitenant.isolation import schema
 
         TenantContext.subscribe(schema.on_tenant_change)
+
+        # --- cache patch (issue 3) ---
+        from omnitenant.conf import get_config
+
+        if get_config().patches.get("cache"):
+            from omnitenant.patches.cache import patch_django_cache
+
+            patch_django_cache()

@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+import uuid
 
 SECRET_KEY = "omnitenant-tests-only"
 DEBUG = False
@@ -44,6 +45,51 @@ MEMCACHED_LOCATION = os.environ.get("MEMCACHED_LOCATION", "127.0.0.1:11211")
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
 }
+
+# --- cache patch (issue 3): one alias per supported backend ---
+# memcached and Redis are shared with other test runs: every run gets its own KEY_PREFIX,
+# and tests never clear memcached with no tenant (that would be a global flush_all).
+
+CACHE_TEST_PREFIX = os.environ.get("OMNITENANT_CACHE_PREFIX") or f"t{uuid.uuid4().hex[:12]}"
+CACHE_TEST_DIR = os.path.join(tempfile.gettempdir(), f"omnitenant-cache-{CACHE_TEST_PREFIX}")
+CACHES.update(
+    {
+        "locmem": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"locmem-{CACHE_TEST_PREFIX}",
+        },
+        "database": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "omnitenant_test_cache",
+            "KEY_PREFIX": CACHE_TEST_PREFIX,
+        },
+        "file": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": CACHE_TEST_DIR,
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        },
+        "redis": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": f"{CACHE_TEST_PREFIX}-redis",
+        },
+        "django_redis": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": f"{CACHE_TEST_PREFIX}-django-redis",
+        },
+        "memcached": {
+            "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+            "LOCATION": MEMCACHED_LOCATION,
+            "KEY_PREFIX": f"{CACHE_TEST_PREFIX}-memcached",
+        },
+        "shared": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"shared-{CACHE_TEST_PREFIX}",
+            "TENANT_ISOLATION": False,
+        },
+    }
+)
 
 TEMPLATES = [
     {
