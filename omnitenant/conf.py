@@ -56,8 +56,8 @@ class Config:
     resolution_cache_alias: str
     tenant_apps: tuple[str, ...]
     # database isolation
-    shared_apps: tuple[str, ...] | None = None
-    tenant_database: dict[str, Any] | None = None
+    shared_apps: tuple[str, ...] | None
+    tenant_database: dict[str, Any] | None
 
 
 def user_config() -> dict[str, Any]:

@@ -43,6 +43,8 @@ class SchemaTenant:
         return None
 
     def __getattr__(self, name: str) -> Any:
+        if name == "tenant":  # not set yet (e.g. while unpickling): no recursion
+            raise AttributeError(name)
         return getattr(self.tenant, name)
 
 
