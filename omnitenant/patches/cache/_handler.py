@@ -25,6 +25,12 @@ class TenantAwareCacheWrapper(CacheHandler):
     alias. Other aliases are used as named.
     """
 
+    def __init__(self, settings: CacheHandler | dict[str, Any] | None = None) -> None:
+        # Also accept the handler being wrapped (``TenantAwareCacheWrapper(caches)``).
+        if isinstance(settings, CacheHandler):
+            settings = settings.settings
+        super().__init__(settings)
+
     def create_connection(self, alias: str) -> Any:
         return make_tenant_aware(super().create_connection(alias), alias, self.settings[alias])
 

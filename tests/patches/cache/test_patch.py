@@ -45,6 +45,17 @@ def test_applied_when_the_app_is_ready():
     assert isinstance(caches, TenantAwareCacheWrapper)
 
 
+def test_wrapper_built_around_a_handler_is_tenant_aware(acme, globex):
+    wrapper = TenantAwareCacheWrapper(CacheHandler())
+    with use(acme):
+        wrapper["locmem"].set("k", "acme")
+        assert wrapper["locmem"].get("k") == "acme"
+    with use(globex):
+        assert wrapper["locmem"].get("k") is None
+    with use(acme):
+        wrapper["locmem"].delete("k")
+
+
 def test_patching_twice_is_harmless(acme, globex):
     patch_django_cache()
     patch_django_cache()
