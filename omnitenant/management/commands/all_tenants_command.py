@@ -32,11 +32,18 @@ class _Console:
     """Progress lines, the tenants' prefixed output and, on a terminal, a progress bar."""
 
     def __init__(
-        self, stdout: OutputWrapper, stderr: OutputWrapper, style: Style, *, total: int, **opts: Any
+        self,
+        stdout: OutputWrapper,
+        stderr: OutputWrapper,
+        style: Style,
+        *,
+        total: int,
+        verbosity: int,
+        traceback: bool,
     ) -> None:
         self.stdout, self.stderr, self.style, self.total = stdout, stderr, style, total
-        self.verbosity: int = opts["verbosity"]
-        self.show_tracebacks: bool = opts["traceback"] or self.verbosity >= 2
+        self.verbosity = verbosity
+        self.show_tracebacks = traceback or verbosity >= 2
         self.bar = self.verbosity > 0 and stdout.isatty()
         self._bar_shown = False
         self.outcomes: list[TenantOutcome] = []
@@ -134,13 +141,22 @@ class Command(BaseCommand):
             else:
                 call_command(command, *args)
             return
+        # Arguments the command would refuse are refused once, before any tenant runs.
+        command.create_parser("", name).parse_args(args)
         jobs = self._jobs(options["jobs"])
         tenants = self._select(options)
         if not tenants:
             if options["verbosity"] > 0:
                 self.stdout.write("No tenants to run for.")
             return
-        console = _Console(self.stdout, self.stderr, self.style, total=len(tenants), **options)
+        console = _Console(
+            self.stdout,
+            self.stderr,
+            self.style,
+            total=len(tenants),
+            verbosity=options["verbosity"],
+            traceback=options["traceback"],
+        )
         started = time.perf_counter()
         try:
             if jobs == 1:
