@@ -3,6 +3,7 @@
 import json
 import os
 import sys
+import time
 
 from django.core.cache import cache
 from django.core.management.base import BaseCommand, CommandError
@@ -22,10 +23,12 @@ class Command(BaseCommand):
         parser.add_argument("--crash-for", default="", help="Raise RuntimeError for these ids.")
         parser.add_argument("--record", help="Append the tenant id to this file.")
         parser.add_argument("--print", action="store_true", help="Also print() a line.")
+        parser.add_argument("--sleep", type=float, default=0, help="Seconds to wait first.")
 
     def handle(self, *args, **options):
         tenant = TenantContext.get_tenant()
         tenant_id = None if tenant is None else tenant.tenant_id
+        time.sleep(options["sleep"])
         if options["record"]:
             with open(options["record"], "a") as record:
                 record.write(f"{tenant_id}\n")
