@@ -23,13 +23,12 @@ def test_app_listed_first_with_a_command_of_the_same_name_is_an_error():
         [error] = check_commands_not_shadowed()
         assert call_command("tenant_command") == "shadowed"
     assert error.id == "omnitenant.E050"
-    assert (
-        error.msg
-        == "manage.py tenant_command runs the command of 'tests.management.shadowapp', not omnitenant's."
+    assert error.msg == (
+        f"manage.py tenant_command runs the command of {SHADOW_APP!r}, not omnitenant's."
     )
     assert error.hint == (
-        "List 'omnitenant' above 'tests.management.shadowapp' in INSTALLED_APPS: Django runs the command of the "
-        "first app that defines it."
+        f"List 'omnitenant' above {SHADOW_APP!r} in INSTALLED_APPS: Django runs the command "
+        "of the first app that defines it."
     )
 
 
