@@ -12,11 +12,10 @@ import multiprocessing
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, replace
-from typing import Any
+from multiprocessing.connection import Connection, wait
+from typing import Any, cast
 
 from django.core.cache import caches
 from django.core.management import call_command
@@ -112,11 +111,20 @@ def run_in_process(
             return
 
 
-def _run_in_worker(tenant: Any, command_name: str, args: list[str]) -> TenantOutcome:
-    out: list[str] = []
-    err: list[str] = []
-    outcome = run_for_tenant(tenant, command_name, args, out=out.append, err=err.append)
-    return replace(outcome, stdout="".join(out), stderr="".join(err))
+def _work(tasks: Any, results: Connection, stop: Any, command_name: str, args: list[str]) -> None:
+    """A worker process: take tenants from ``tasks`` until None, send back what happened."""
+    try:
+        while (tenant := tasks.get()) is not None:
+            if stop.is_set():
+                continue
+            results.send(("start", tenant.tenant_id))
+            out: list[str] = []
+            err: list[str] = []
+            outcome = run_for_tenant(tenant, command_name, args, out=out.append, err=err.append)
+            results.send(("done", replace(outcome, stdout="".join(out), stderr="".join(err))))
+    finally:
+        connections.close_all()
+        results.close()
 
 
 def run_in_workers(
@@ -130,30 +138,55 @@ def run_in_workers(
 ) -> None:
     """Run the tenants in ``jobs`` forked processes; report each one as it finishes.
 
-    Database and cache connections are closed first, so that no worker shares a socket
-    with this process or another worker: each opens its own on first use.
+    Database and cache connections are closed before forking, so that no worker shares a
+    socket with this process or another worker: each opens its own on first use. Every
+    tenant is queued up front and workers take the next one themselves; each sends its
+    results over its own pipe, so a worker that dies is noticed (its tenant fails) and the
+    others carry on with the rest.
     """
     connections.close_all()
     caches.close_all()
     context = multiprocessing.get_context("fork")
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tenants)), mp_context=context)
+    tasks = context.Queue()
+    stop = context.Event()
+    running: dict[Connection, str | None] = {}
+    processes = []
+    for _ in range(min(jobs, len(tenants))):
+        receiver, sender = context.Pipe(duplex=False)
+        process = context.Process(
+            target=_work, args=(tasks, sender, stop, command_name, list(args)), daemon=True
+        )
+        process.start()
+        # Closed here before the next fork, so a worker's pipe ends (EOF) when it exits.
+        sender.close()
+        processes.append(process)
+        running[receiver] = None
+    # Queued only now: the queue's feeder thread must not exist when the workers fork.
+    for tenant in tenants:
+        tasks.put(tenant)
+    for _ in processes:
+        tasks.put(None)
     try:
-        futures: dict[Future[TenantOutcome], str] = {
-            pool.submit(_run_in_worker, tenant, command_name, list(args)): tenant.tenant_id
-            for tenant in tenants
-        }
-        stopping = False
-        for future in as_completed(futures):
-            if future.cancelled():
-                continue
-            try:
-                outcome = future.result()
-            except BrokenProcessPool as exc:
-                outcome = TenantOutcome(futures[future], f"worker process died: {exc}", 0.0)
-            report(outcome)
-            if fail_fast and not outcome.ok and not stopping:
-                stopping = True
-                for pending in futures:
-                    pending.cancel()
+        while running:
+            for receiver in cast("list[Connection]", wait(list(running))):
+                try:
+                    kind, value = receiver.recv()
+                except EOFError:
+                    tenant_id = running.pop(receiver)
+                    if tenant_id is None:
+                        continue
+                    value = TenantOutcome(tenant_id, "its worker process died", 0.0)
+                    kind = "done"
+                if kind == "start":
+                    running[receiver] = value
+                    continue
+                running[receiver] = None
+                report(value)
+                if fail_fast and not value.ok:
+                    stop.set()
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        stop.set()
+        tasks.cancel_join_thread()
+        tasks.close()
+        for process in processes:
+            process.join()

@@ -100,7 +100,7 @@ def test_fail_fast_stops_at_the_first_failure(tenants, record):
     with pytest.raises(CommandError, match="failed for 1 of 3 tenants: globex"):
         run("--fail-fast", "show_tenant", "--record", record.path, "--fail-for", "globex")
     assert record() == ["acme", "globex"]
-    assert "show_tenant: 1 ok, 1 failed, 1 not run (--fail-fast) of 3 tenants in" in run.out
+    assert "show_tenant: 1 ok, 1 failed, 1 not run of 3 tenants in" in run.out
 
 
 def test_tenants_exclude_and_include_inactive_select_the_tenants(tenants, record):
@@ -229,7 +229,16 @@ def test_jobs_fail_fast_starts_no_new_tenant(tenants, record):
     assert "acme" in record()
     assert len(record()) < 13
     not_run = 13 - len(record())
-    assert f"1 failed, {not_run} not run (--fail-fast) of 13 tenants" in run.out
+    assert f"1 failed, {not_run} not run of 13 tenants" in run.out
+
+
+@pytest.mark.usefixtures("transactional_db")
+def test_jobs_a_dying_worker_fails_its_tenant_and_the_others_go_on(tenants, record):
+    with pytest.raises(CommandError, match=r"^show_tenant failed for 1 of 3 tenants: acme\.$"):
+        run("--jobs", "2", "show_tenant", "--record", record.path, "--die-for", "acme")
+    assert "] acme ... FAILED (0.0s): its worker process died" in run.out
+    assert sorted(record()) == ACTIVE
+    assert "show_tenant: 2 ok, 1 failed of 3 tenants in" in run.out
 
 
 # From the command line.

@@ -234,7 +234,7 @@ class Command(BaseCommand):
         if options["verbosity"] > 0 or failed:
             parts = [f"{len(outcomes) - len(failed)} ok", f"{len(failed)} failed"]
             if skipped:
-                parts.append(f"{skipped} not run (--fail-fast)")
+                parts.append(f"{skipped} not run")
             self.stdout.write(f"{name}: {', '.join(parts)} of {total} tenants in {seconds:.1f}s.")
         if failed:
             listed = ", ".join(failed[:_LISTED_FAILURES])
