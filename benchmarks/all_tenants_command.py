@@ -88,6 +88,7 @@ def main() -> None:
         return run
 
     work = ("--work-ms", str(WORK_MS))
+    wait = ("--sleep", str(WORK_MS / 1000))
     rows = []
     tiny_bare = median_seconds(bare())
     tiny_context = median_seconds(in_context())
@@ -95,6 +96,8 @@ def main() -> None:
     small_seq = median_seconds(all_tenants("show_tenant", *work))
     small_jobs = median_seconds(all_tenants("--jobs", "2", "show_tenant", *work))
     tiny_jobs = median_seconds(all_tenants("--jobs", "2", "show_tenant"))
+    wait_seq = median_seconds(all_tenants("show_tenant", *wait))
+    wait_jobs = median_seconds(all_tenants("--jobs", "2", "show_tenant", *wait))
     per = 1000 / TENANTS
     rows = [
         ("tiny command, bare call_command loop", tiny_bare, tiny_bare * per, ""),
@@ -106,15 +109,23 @@ def main() -> None:
             tiny_jobs * per,
             f"{tiny_seq / tiny_jobs:.2f}x",
         ),
-        (f"{WORK_MS:g} ms command, all_tenants_command", small_seq, small_seq * per, ""),
+        (f"{WORK_MS:g} ms waiting command, all_tenants_command", wait_seq, wait_seq * per, ""),
         (
-            f"{WORK_MS:g} ms command, all_tenants_command --jobs 2",
+            f"{WORK_MS:g} ms waiting command, --jobs 2",
+            wait_jobs,
+            wait_jobs * per,
+            f"{wait_seq / wait_jobs:.2f}x",
+        ),
+        (f"{WORK_MS:g} ms CPU command, all_tenants_command", small_seq, small_seq * per, ""),
+        (
+            f"{WORK_MS:g} ms CPU command, --jobs 2",
             small_jobs,
             small_jobs * per,
             f"{small_seq / small_jobs:.2f}x",
         ),
     ]
-    print(f"{TENANTS} tenants, median of {ROUNDS} runs, {os.cpu_count()} CPUs")
+    load = os.getloadavg()[0]
+    print(f"{TENANTS} tenants, median of {ROUNDS} runs, {os.cpu_count()} CPUs, load {load:.1f}")
     print(f"| {'run':<46} | {'total':>8} | {'per tenant':>10} | {'speed-up':>8} |")
     print(f"|{'-' * 48}|{'-' * 10}:|{'-' * 11}:|{'-' * 9}:|")
     for name, total, per_tenant, ratio in rows:
