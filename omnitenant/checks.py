@@ -426,3 +426,31 @@ def check_cache_isolation_settings(app_configs: Any = None, **kwargs: Any) -> li
             )
         )
     return messages
+
+
+# --- Management commands (omnitenant.E050-E059) ---------------------------------------
+
+
+@register(Tags.compatibility)
+def check_commands_not_shadowed(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E050: another app defines a command of the same name and hides omnitenant's."""
+    import os
+
+    from django.core.management import find_commands, get_commands
+
+    from omnitenant import management
+
+    commands = get_commands()
+    messages: list[CheckMessage] = []
+    for name in sorted(find_commands(os.path.dirname(management.__file__))):
+        app = commands.get(name)
+        if app is not None and app != "omnitenant":
+            messages.append(
+                Error(
+                    f"manage.py {name} runs the command of {app!r}, not omnitenant's.",
+                    hint=f"List 'omnitenant' above {app!r} in INSTALLED_APPS: Django runs the "
+                    "command of the first app that defines it.",
+                    id="omnitenant.E050",
+                )
+            )
+    return messages
