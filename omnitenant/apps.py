@@ -24,6 +24,20 @@ class OmnitenantConfig(AppConfig):
         with contextlib.suppress(LookupError, ValueError):
             lookup.connect_invalidation()
 
+        # database isolation: each thread's connection follows the active tenant's schema.
+        from omnitenant.context import TenantContext
+        from omnitenant.isolation import schema
+
+        TenantContext.subscribe(schema.on_tenant_change)
+
+        # --- cache patch (issue 3) ---
+        from omnitenant.conf import get_config
+
+        if get_config().patches.get("cache"):
+            from omnitenant.patches.cache import patch_django_cache
+
+            patch_django_cache()
+
         # Celery: the tenant travels in the headers of every task message sent.
         if importlib.util.find_spec("celery") is not None:
             from omnitenant.celery import connect_celery

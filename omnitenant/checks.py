@@ -205,6 +205,257 @@ def check_hosts_and_header(app_configs: Any = None, **kwargs: Any) -> list[Check
     return messages
 
 
+# --- database isolation (omnitenant.E040-E049 / W040-W049) ----------------------------------
+
+SCHEMA_ENGINE = "django_tenants.postgresql_backend"
+_DATABASE_TEMPLATE_KEYS = ("ENGINE", "NAME")
+
+
+def _app_list_errors(setting: str, value: object, error_id: str) -> list[CheckMessage]:
+    if value is None and setting == "SHARED_APPS":
+        return []
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        return [
+            Error(
+                f"OMNITENANT_CONFIG[{setting!r}] = {value!r} is not a list of app labels.",
+                hint=f"Set OMNITENANT_CONFIG[{setting!r}] to a list such as ['notes', 'billing'].",
+                id=error_id,
+            )
+        ]
+    installed = {config.label for config in apps.get_app_configs()} | {
+        config.name for config in apps.get_app_configs()
+    }
+    return [
+        Error(
+            f"OMNITENANT_CONFIG[{setting!r}] names {entry!r}, which is not an installed app.",
+            hint="Use the label (or dotted name) of an app in INSTALLED_APPS.",
+            id=error_id,
+        )
+        for entry in value
+        if entry not in installed
+    ]
+
+
+@register(Tags.database)
+def check_database_isolation(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E040-E043, W040-W041: the tenant/shared app split and the database settings it needs."""
+    from omnitenant.routers import is_shared_app
+
+    raw = user_config()
+    messages = _app_list_errors("TENANT_APPS", raw.get("TENANT_APPS", ()), "omnitenant.E040")
+    messages += _app_list_errors("SHARED_APPS", raw.get("SHARED_APPS"), "omnitenant.E041")
+    if messages:
+        return messages
+    for setting in ("TENANT_MODEL", "DOMAIN_MODEL"):
+        value = raw.get(setting)
+        if isinstance(value, str) and "." in value:
+            label = value.split(".", 1)[0]
+            if not is_shared_app(label):
+                messages.append(
+                    Error(
+                        f"{setting} {value!r} belongs to app {label!r}, which is a tenant app: "
+                        "tenants must be found before any tenant is active.",
+                        hint=f"Remove {label!r} from OMNITENANT_CONFIG['TENANT_APPS'] (or add "
+                        "it to OMNITENANT_CONFIG['SHARED_APPS'] too).",
+                        id="omnitenant.E042",
+                    )
+                )
+    template = raw.get("TENANT_DATABASE")
+    if template is not None and not (
+        isinstance(template, dict) and all(template.get(key) for key in _DATABASE_TEMPLATE_KEYS)
+    ):
+        messages.append(
+            Error(
+                "OMNITENANT_CONFIG['TENANT_DATABASE'] must be a DATABASES entry with ENGINE "
+                "and NAME.",
+                hint="E.g. {'ENGINE': 'django.db.backends.sqlite3', 'NAME': "
+                "'tenants/{tenant_id}.sqlite3'}; strings may use {tenant_id} and {db_alias}.",
+                id="omnitenant.E043",
+            )
+        )
+    engine = (getattr(settings, "DATABASES", None) or {}).get("default", {}).get("ENGINE")
+    if engine == "django.db.backends.postgresql":
+        messages.append(
+            Warning(
+                "The default database is PostgreSQL without django-tenants' backend: tenants "
+                "with isolation_type='schema' (the default) cannot be activated for tenant "
+                "models.",
+                hint=f"Set DATABASES['default']['ENGINE'] = {SCHEMA_ENGINE!r}, or use only "
+                "isolation_type='database' tenants.",
+                id="omnitenant.W040",
+            )
+        )
+    if engine == SCHEMA_ENGINE and not getattr(settings, "TENANT_LIMIT_SET_CALLS", False):
+        messages.append(
+            Warning(
+                "TENANT_LIMIT_SET_CALLS is not True: django-tenants sends SET search_path "
+                "before every cursor, one extra round-trip per query.",
+                hint="Set TENANT_LIMIT_SET_CALLS = True: omnitenant switches the schema "
+                "whenever the tenant changes.",
+                id="omnitenant.W041",
+            )
+        )
+    return messages
+
+
+# --- requests: resolvers and urlconfs (omnitenant.E030-E039 / W030-W039) ------------------
+
+
+def _check_urlconf(raw: dict[str, Any], setting: str) -> CheckMessage | None:
+    import importlib
+
+    urlconf = raw.get(setting)
+    if urlconf is None:
+        return None
+    reason = "it is not a module path"
+    if isinstance(urlconf, str):
+        try:
+            module = importlib.import_module(urlconf)
+        except ImportError as exc:
+            reason = str(exc)
+        else:
+            if hasattr(module, "urlpatterns"):
+                return None
+            reason = "it has no urlpatterns"
+    return Error(
+        f"OMNITENANT_CONFIG[{setting!r}] = {urlconf!r} is not a URLconf module: {reason}.",
+        hint=f"Set OMNITENANT_CONFIG[{setting!r}] to a module path with urlpatterns "
+        "(like ROOT_URLCONF), or None to use ROOT_URLCONF.",
+        id="omnitenant.E033",
+    )
+
+
+@register(Tags.compatibility)
+def check_resolvers(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E030-E033, W030: RESOLVERS name resolver classes; the urlconfs import."""
+    from django.utils.module_loading import import_string
+
+    from omnitenant.resolvers import BaseResolver, HeaderResolver
+
+    raw = user_config()
+    paths = raw.get("RESOLVERS", DEFAULTS["RESOLVERS"])
+    if (
+        isinstance(paths, str)
+        or not isinstance(paths, (list, tuple))
+        or not paths
+        or not all(isinstance(path, str) for path in paths)
+    ):
+        return [
+            Error(
+                f"OMNITENANT_CONFIG['RESOLVERS'] = {paths!r} is not a non-empty list of "
+                "import strings.",
+                hint="Use e.g. ['omnitenant.resolvers.DomainResolver', "
+                "'omnitenant.resolvers.SubdomainResolver', "
+                "'omnitenant.resolvers.HeaderResolver'].",
+                id="omnitenant.E030",
+            )
+        ]
+    messages: list[CheckMessage] = []
+    classes = []
+    for path in paths:
+        try:
+            resolver = import_string(path)
+        except ImportError as exc:
+            messages.append(
+                Error(
+                    f"OMNITENANT_CONFIG['RESOLVERS'] entry {path!r} cannot be imported: {exc}.",
+                    hint="Fix the dotted path, e.g. 'omnitenant.resolvers.SubdomainResolver'.",
+                    id="omnitenant.E031",
+                )
+            )
+            continue
+        if not (isinstance(resolver, type) and issubclass(resolver, BaseResolver)):
+            messages.append(
+                Error(
+                    f"OMNITENANT_CONFIG['RESOLVERS'] entry {path!r} is not a resolver class.",
+                    hint="Name a subclass of omnitenant.resolvers.BaseResolver that "
+                    "implements resolve(request).",
+                    id="omnitenant.E032",
+                )
+            )
+            continue
+        classes.append(resolver)
+    for setting in ("PUBLIC_URLCONF", "TENANT_URLCONF"):
+        error = _check_urlconf(raw, setting)
+        if error is not None:
+            messages.append(error)
+    header_resolver = any(issubclass(cls, HeaderResolver) for cls in classes)
+    if raw.get("TENANT_HEADER") and len(classes) == len(paths) and not header_resolver:
+        messages.append(
+            Warning(
+                "TENANT_HEADER is set but no HeaderResolver is in RESOLVERS: the header "
+                "never selects a tenant, and requests that send it on a public host "
+                "get a 404.",
+                hint="Add 'omnitenant.resolvers.HeaderResolver' to "
+                "OMNITENANT_CONFIG['RESOLVERS'], or set TENANT_HEADER to None.",
+                id="omnitenant.W030",
+            )
+        )
+    return messages
+
+
+# --- end requests ---------------------------------------------------------------------------
+
+# --- cache patch (issue 3): omnitenant.E020-E029 / W020-W029 ---
+
+
+@register(Tags.caches)
+def check_cache_isolation_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E020-E021: TENANT_ISOLATION in CACHES and CACHE_STRICT are booleans."""
+    messages: list[CheckMessage] = []
+    caches = getattr(settings, "CACHES", None) or {}
+    for alias, params in caches.items():
+        value = params.get("TENANT_ISOLATION", True) if isinstance(params, dict) else True
+        if not isinstance(value, bool):
+            messages.append(
+                Error(
+                    f"CACHES[{alias!r}]['TENANT_ISOLATION'] = {value!r} is not a boolean.",
+                    hint="Use False for a cache shared by all tenants, or remove the key "
+                    "(tenant isolation is on by default).",
+                    id="omnitenant.E020",
+                )
+            )
+    strict = user_config().get("CACHE_STRICT", False)
+    if not isinstance(strict, bool):
+        messages.append(
+            Error(
+                f"OMNITENANT_CONFIG['CACHE_STRICT'] = {strict!r} is not a boolean.",
+                hint="Set OMNITENANT_CONFIG['CACHE_STRICT'] to True (cache use with no tenant "
+                "raises NoTenantActive) or False.",
+                id="omnitenant.E021",
+            )
+        )
+    return messages
+
+
+# --- Management commands (omnitenant.E050-E059) ---------------------------------------
+
+
+@register(Tags.compatibility)
+def check_commands_not_shadowed(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E050: another app defines a command of the same name and hides omnitenant's."""
+    import os
+
+    from django.core.management import find_commands, get_commands
+
+    from omnitenant import management
+
+    commands = get_commands()
+    messages: list[CheckMessage] = []
+    for name in sorted(find_commands(os.path.dirname(management.__file__))):
+        app = commands.get(name)
+        if app is not None and app != "omnitenant":
+            messages.append(
+                Error(
+                    f"manage.py {name} runs the command of {app!r}, not omnitenant's.",
+                    hint=f"List 'omnitenant' above {app!r} in INSTALLED_APPS: Django runs the "
+                    "command of the first app that defines it.",
+                    id="omnitenant.E050",
+                )
+            )
+    return messages
+
+
 # -- Celery (omnitenant.celery): E060-E069 ------------------------------------------------
 
 CELERY_TENANT_NOT_FOUND_CHOICES = ("fail", "reject")

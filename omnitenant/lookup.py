@@ -111,6 +111,9 @@ def connect_invalidation() -> None:
     """Invalidate lookups whenever a tenant or domain row is saved or deleted."""
     from django.db.models.signals import post_delete, post_save
 
+    config = get_config()
+    if not (config.tenant_model and config.domain_model):
+        return
     for model in (get_tenant_model(), get_domain_model()):
         post_save.connect(_invalidate_on_change, sender=model, dispatch_uid=f"omnitenant-{model}")
         post_delete.connect(_invalidate_on_change, sender=model, dispatch_uid=f"omnitenant-{model}")

@@ -5,9 +5,11 @@ import threading
 import redis
 from celery import Celery, shared_task
 from django.conf import settings
+from django.core.cache import cache
 
 from omnitenant import TenantContext
 from omnitenant.celery import tenant_task
+from tests.tenantapp.models import Note
 
 app = Celery("omnitenant_tests")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -66,9 +68,28 @@ def fail_inside():
 
 @tenant_task
 def touch():
-    """Count a side effect, so a test can prove the body never ran."""
+    """Write a note and a cache entry and count it, so a test can prove the body never ran."""
     broker().incr(TOUCHED_KEY)
+    Note.objects.create(title="touched")
+    cache.set("touched", True)
     return _tenant_id()
+
+
+@tenant_task
+def write_note(title):
+    """Store a note (in the tenant's schema) and remember its title in the cache."""
+    Note.objects.create(title=title)
+    cache.set("last_note", title)
+    return _tenant_id()
+
+
+@tenant_task
+def read_tenant_data():
+    """The notes and the cached title this task can see (no notes table with no tenant)."""
+    notes = None
+    if TenantContext.get_tenant() is not None:
+        notes = list(Note.objects.values_list("title", flat=True))
+    return {"tenant": _tenant_id(), "notes": notes, "cache": cache.get("last_note")}
 
 
 @tenant_task

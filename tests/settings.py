@@ -1,6 +1,8 @@
 """The one test settings module; services come from the environment, with local defaults."""
 
 import os
+import tempfile
+import uuid
 
 SECRET_KEY = "omnitenant-tests-only"
 DEBUG = False
@@ -15,13 +17,14 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "omnitenant",
     "tests.testapp",
+    "tests.tenantapp",  # database isolation: a per-tenant app (see TENANT_APPS)
 ]
 
 MIDDLEWARE = []
 
 DATABASES = {
     "default": {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "django_tenants.postgresql_backend",  # database isolation: schemas
         "HOST": os.environ.get("PGHOST", "127.0.0.1"),
         "PORT": os.environ.get("PGPORT", "5432"),
         "USER": os.environ.get("PGUSER", "postgres"),
@@ -30,12 +33,63 @@ DATABASES = {
     },
 }
 
+# --- database isolation -------------------------------------------------------------------
+DATABASE_ROUTERS = ["omnitenant.routers.TenantRouter"]
+# django-tenants: issue SET search_path once per switch, not before every cursor.
+TENANT_LIMIT_SET_CALLS = True
+# --- end database isolation ---------------------------------------------------------------
+
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/1")
 MEMCACHED_LOCATION = os.environ.get("MEMCACHED_LOCATION", "127.0.0.1:11211")
 
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
 }
+
+# --- cache patch (issue 3): one alias per supported backend ---
+# memcached and Redis are shared with other test runs: every run gets its own KEY_PREFIX,
+# and tests never clear memcached with no tenant (that would be a global flush_all).
+
+CACHE_TEST_PREFIX = os.environ.get("OMNITENANT_CACHE_PREFIX") or f"t{uuid.uuid4().hex[:12]}"
+CACHE_TEST_DIR = os.path.join(tempfile.gettempdir(), f"omnitenant-cache-{CACHE_TEST_PREFIX}")
+CACHES.update(
+    {
+        "locmem": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"locmem-{CACHE_TEST_PREFIX}",
+        },
+        "database": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "omnitenant_test_cache",
+            "KEY_PREFIX": CACHE_TEST_PREFIX,
+        },
+        "file": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": CACHE_TEST_DIR,
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        },
+        "redis": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": f"{CACHE_TEST_PREFIX}-redis",
+        },
+        "django_redis": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": f"{CACHE_TEST_PREFIX}-django-redis",
+        },
+        "memcached": {
+            "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+            "LOCATION": MEMCACHED_LOCATION,
+            "KEY_PREFIX": f"{CACHE_TEST_PREFIX}-memcached",
+        },
+        "shared": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"shared-{CACHE_TEST_PREFIX}",
+            "TENANT_ISOLATION": False,
+        },
+    }
+)
 
 TEMPLATES = [
     {
@@ -52,7 +106,24 @@ OMNITENANT_CONFIG = {
     "PUBLIC_HOSTS": ["example.com", "www.example.com"],
     "TENANT_HEADER": None,
     "PATCHES": {"cache": True},
+    # database isolation: database tenants without an alias in DATABASES get a SQLite file
+    "TENANT_APPS": ["tenantapp"],
+    "TENANT_DATABASE": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.path.join(
+            tempfile.gettempdir(),
+            os.environ.get("OMNITENANT_TEST_DB", "omnitenant") + "_{tenant_id}.sqlite3",
+        ),
+    },
 }
+
+# --- requests (TenantMiddleware) ----------------------------------------------------------
+MIDDLEWARE = ["omnitenant.middleware.TenantMiddleware", *MIDDLEWARE]
+DATABASE_ROUTERS = [
+    *(r for r in globals().get("DATABASE_ROUTERS", []) if r != "omnitenant.routers.TenantRouter"),
+    "omnitenant.routers.TenantRouter",
+]
+# --- end requests -------------------------------------------------------------------------
 
 # Celery (tests/celery_app.py): a real worker on Redis. DB indexes 7/8 are not flushed by
 # the cache tests, which use REDIS_URL.

@@ -11,6 +11,7 @@ from celery.beat import ScheduleEntry, Scheduler
 from celery.contrib.testing.worker import start_worker
 from celery.exceptions import Reject
 from celery.signals import before_task_publish, task_postrun
+from django.core.cache import cache
 
 from omnitenant import TenantContext, lookup
 from omnitenant.celery import (
@@ -21,6 +22,7 @@ from omnitenant.celery import (
     schedule_for_each_tenant,
 )
 from omnitenant.exceptions import InvalidTenantId, NoTenantActive, TenantNotFound
+from omnitenant.provisioning import deprovision_tenant, provision_tenant
 from tests.celery_app import (
     MARKS_KEY,
     TOUCHED_KEY,
@@ -31,12 +33,16 @@ from tests.celery_app import (
     mark,
     needs_tenant,
     plain_whoami,
+    read_tenant_data,
     record,
     retry_once,
     tenant_name,
     touch,
     whoami,
+    write_note,
 )
+from tests.isolation.tenants import schema_tenant
+from tests.tenantapp.models import Note
 from tests.testapp.models import Tenant
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,12 +57,27 @@ def worker():
         yield running
 
 
+@pytest.fixture(scope="module")
+def schemas(django_db_setup, django_db_blocker):
+    """Schemas for the tenant rows acme and globex (kept if another fixture made them)."""
+    made = [schema_tenant("acme"), schema_tenant("globex")]
+    with django_db_blocker.unblock():
+        created = [tenant for tenant in made if provision_tenant(tenant)]
+        yield made
+        for tenant in created:
+            deprovision_tenant(tenant, drop_data=True)
+
+
 @pytest.fixture(autouse=True)
-def _clean(worker):
+def _clean(worker, schemas):
     lookup.invalidate()
     broker().delete(TOUCHED_KEY, MARKS_KEY)
+    cache.clear()
     yield
     lookup.invalidate()
+    for tenant in schemas:
+        with TenantContext.use_tenant(tenant):
+            Note.objects.all().delete()
 
 
 @pytest.fixture
@@ -85,6 +106,31 @@ def test_task_sent_inside_a_tenant_runs_inside_it(acme, globex):
     assert in_acme.get(timeout=TIMEOUT)["tenant"] == "acme"
     assert in_globex.get(timeout=TIMEOUT)["tenant"] == "globex"
     assert outside.get(timeout=TIMEOUT)["tenant"] is None
+
+
+def test_task_sees_only_its_tenants_rows_and_cache(acme, globex):
+    with TenantContext.use_tenant(acme):
+        assert write_note.delay("acme-secret").get(timeout=TIMEOUT) == "acme"
+    with TenantContext.use_tenant(globex):
+        assert write_note.delay("globex-secret").get(timeout=TIMEOUT) == "globex"
+    with TenantContext.use_tenant(acme):
+        seen_by_acme = read_tenant_data.delay().get(timeout=TIMEOUT)
+    with TenantContext.use_tenant(globex):
+        seen_by_globex = read_tenant_data.delay().get(timeout=TIMEOUT)
+    seen_by_nobody = read_tenant_data.delay().get(timeout=TIMEOUT)
+    assert seen_by_acme == {"tenant": "acme", "notes": ["acme-secret"], "cache": "acme-secret"}
+    assert seen_by_globex == {
+        "tenant": "globex",
+        "notes": ["globex-secret"],
+        "cache": "globex-secret",
+    }
+    assert seen_by_nobody == {"tenant": None, "notes": None, "cache": None}
+    # Where the worker put them: each tenant's schema and cache namespace, nothing public.
+    with TenantContext.use_tenant(acme):
+        assert list(Note.objects.values_list("title", flat=True)) == ["acme-secret"]
+    assert cache.get("acme:last_note") == "acme-secret"
+    assert cache.get("globex:last_note") == "globex-secret"
+    assert cache.get("last_note") is None
 
 
 def test_tenant_travels_in_headers_not_arguments(acme):
@@ -299,6 +345,10 @@ def test_deleted_tenant_fails_clearly_and_touches_nothing(acme):
         result.get(timeout=TIMEOUT)
     assert result.state == "FAILURE"
     assert touched() == 0
+    with TenantContext.use_tenant(schema_tenant("acme")):
+        assert not Note.objects.exists()
+    assert cache.get("acme:touched") is None
+    assert cache.get("touched") is None
 
 
 def test_inactive_tenant_fails_clearly_and_touches_nothing(acme, globex):
@@ -312,6 +362,12 @@ def test_inactive_tenant_fails_clearly_and_touches_nothing(acme, globex):
         refused.get(timeout=TIMEOUT)
     assert allowed.get(timeout=TIMEOUT) == "globex"
     assert touched() == 1
+    with TenantContext.use_tenant(acme):
+        assert not Note.objects.exists()
+    with TenantContext.use_tenant(globex):
+        assert list(Note.objects.values_list("title", flat=True)) == ["touched"]
+    assert cache.get("acme:touched") is None
+    assert cache.get("globex:touched") is True
 
 
 def test_unknown_tenant_object_fails_on_the_worker():

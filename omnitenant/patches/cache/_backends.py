@@ -1,0 +1,194 @@
+"""Making one backend instance tenant-aware: its key function, dict access and scoped clear()."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.core.cache.backends.base import BaseCache, default_key_func
+from django.core.cache.backends.db import DatabaseCache
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
+
+from omnitenant.context import _current
+from omnitenant.patches.cache._keys import (
+    _refuse,
+    bump_generation,
+    forget_generations,
+    generation_key_func,
+    tenant_key_func,
+)
+
+try:
+    from django_redis.cache import RedisCache as DjangoRedisRedisCache
+except ImportError:  # django-redis is optional
+    DjangoRedisRedisCache = None
+
+_BATCH = 500
+_GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
+_tenant_classes: dict[type, type] = {}
+
+
+class TenantCacheMixin:
+    """What a tenant-aware backend adds to its class: dict-style access and a scoped clear()."""
+
+    _omnitenant_alias: str
+    _omnitenant_isolated: bool
+    _omnitenant_layout: str  # "exact" (lists its keys) or "generation"
+    _omnitenant_namespace: tuple[Any, ...]
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.get(key)  # type: ignore[attr-defined]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.set(key, value)  # type: ignore[attr-defined]
+
+    def __delitem__(self, key: Any) -> None:
+        if not self.delete(key):  # type: ignore[attr-defined]
+            raise KeyError(key)
+
+    def __contains__(self, key: Any) -> bool:
+        return bool(self.has_key(key))  # type: ignore[attr-defined]
+
+    def clear(self) -> None:
+        """Inside a tenant remove only its entries; with no tenant, clear everything."""
+        if not self._omnitenant_isolated:
+            return super().clear()  # type: ignore[misc]
+        tenant = _current.get()
+        if tenant is None:
+            _refuse(None, self._omnitenant_alias)
+            forget_generations(self._omnitenant_namespace)
+            return super().clear()  # type: ignore[misc]
+        if self._omnitenant_layout == "generation":
+            return bump_generation(self, self._omnitenant_namespace, tenant.tenant_id)
+        return _clear_tenant(self, tenant.tenant_id)
+
+    async def aclear(self) -> None:
+        return await sync_to_async(self.clear, thread_sensitive=True)()
+
+
+def tenant_class(cls: type) -> type:
+    """The tenant-aware subclass of a backend class (made once per class)."""
+    if issubclass(cls, TenantCacheMixin):
+        return cls
+    if cls not in _tenant_classes:
+        _tenant_classes[cls] = type(
+            f"TenantAware{cls.__name__}",
+            (TenantCacheMixin, cls),
+            {"__module__": __name__, "__doc__": f"{cls.__name__}, tenant-aware."},
+        )
+    return _tenant_classes[cls]
+
+
+def _lists_keys(backend: BaseCache) -> bool:
+    known: tuple[type, ...] = (LocMemCache, DatabaseCache, DjangoRedisCache, DummyCache)
+    if DjangoRedisRedisCache is not None:
+        known += (DjangoRedisRedisCache,)
+    return isinstance(backend, known) and backend.key_func is default_key_func
+
+
+def make_tenant_aware(backend: BaseCache, alias: str, params: dict[str, Any]) -> BaseCache:
+    """Give a freshly created backend the tenant-aware class and key function."""
+    isolated = params.get("TENANT_ISOLATION", True) is not False
+    layout = "exact" if _lists_keys(backend) else "generation"
+    backend.__class__ = tenant_class(type(backend))
+    backend._omnitenant_alias = alias  # type: ignore[attr-defined]
+    backend._omnitenant_isolated = isolated  # type: ignore[attr-defined]
+    backend._omnitenant_layout = layout  # type: ignore[attr-defined]
+    namespace = (params.get("BACKEND"), repr(params.get("LOCATION")), backend.key_prefix)
+    backend._omnitenant_namespace = namespace  # type: ignore[attr-defined]
+    if not isolated:
+        return backend
+    inner = backend.key_func
+    if layout == "generation":
+        backend.key_func = generation_key_func(inner, alias, backend, namespace)
+    else:
+        backend.key_func = tenant_key_func(inner, alias)
+    if DjangoRedisRedisCache is not None and isinstance(backend, DjangoRedisRedisCache):
+        client = backend.client  # creating the client opens no connection
+        client.reverse_key = _tenant_reverse_key(client.reverse_key)
+    return backend
+
+
+def _tenant_reverse_key(inner: Any) -> Any:
+    """django-redis' keys()/iter_keys() return the caller's keys, without the tenant segment."""
+
+    def reverse_key(key: str) -> str:
+        key = inner(key)
+        tenant = _current.get()
+        if tenant is not None and key.startswith(head := f"{tenant.tenant_id}:"):
+            return key[len(head) :]
+        return key
+
+    return reverse_key
+
+
+# Scoped clear() on backends that list their keys (default key layout
+# "{prefix}:{version}:{tenant_id}:{key}"). The version segment is matched exactly,
+# so acme's clear() never takes globex's key "acme:x" ("p:1:globex:acme:x").
+
+
+def _owned(key: str | bytes, head: str, tenant_id: str) -> bool:
+    if isinstance(key, bytes):
+        key = key.decode("utf-8", "replace")
+    if not key.startswith(head):
+        return False
+    _version, sep, rest = key[len(head) :].partition(":")
+    return bool(sep) and rest.startswith(f"{tenant_id}:")
+
+
+def _clear_tenant(backend: Any, tenant_id: str) -> None:
+    head = f"{backend.key_prefix}:"
+    if isinstance(backend, LocMemCache):
+        with backend._lock:
+            for key in [k for k in backend._cache if _owned(k, head, tenant_id)]:
+                backend._delete(key)
+    elif isinstance(backend, DatabaseCache):
+        _clear_database(backend, head, tenant_id)
+    elif isinstance(backend, DjangoRedisCache):
+        _clear_redis([backend._cache.get_client(write=True)], backend.key_prefix, tenant_id)
+    elif DjangoRedisRedisCache is not None and isinstance(backend, DjangoRedisRedisCache):
+        client = backend.client
+        servers = getattr(client, "_serverdict", None)  # ShardClient
+        redis_clients = servers.values() if servers else [client.get_client(write=True)]
+        _clear_redis(redis_clients, backend.key_prefix, tenant_id)
+    # DummyCache stores nothing.
+
+
+def _clear_redis(clients: Iterable[Any], prefix: str, tenant_id: str) -> None:
+    head = f"{prefix}:"
+    pattern = _GLOB_SPECIAL.sub(r"[\1]", prefix) + f":*:{tenant_id}:*"
+    for client in clients:
+        batch = []
+        for key in client.scan_iter(match=pattern, count=1000):
+            if _owned(key, head, tenant_id):
+                batch.append(key)
+            if len(batch) >= _BATCH:
+                client.delete(*batch)
+                batch = []
+        if batch:
+            client.delete(*batch)
+
+
+def _clear_database(backend: DatabaseCache, head: str, tenant_id: str) -> None:
+    from django.db import connections, router, transaction
+
+    db = router.db_for_write(backend.cache_model_class)
+    connection = connections[db]
+    table = connection.ops.quote_name(backend._table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT cache_key FROM {table} WHERE cache_key {connection.operators['startswith']}",
+            [connection.ops.prep_for_like_query(head) + "%"],
+        )
+        keys = [row[0] for row in cursor.fetchall() if _owned(row[0], head, tenant_id)]
+    with transaction.atomic(using=db), connection.cursor() as cursor:
+        for start in range(0, len(keys), _BATCH):
+            chunk = keys[start : start + _BATCH]
+            cursor.execute(
+                f"DELETE FROM {table} WHERE cache_key IN ({', '.join(['%s'] * len(chunk))})",
+                chunk,
+            )
