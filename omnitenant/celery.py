@@ -104,7 +104,7 @@ def _on_before_task_publish(
             headers[MESSAGE_HEADER] = _tenant_id_of(explicit)
         except InvalidTenantId:
             # Celery logs and swallows errors raised here; fail closed on the worker instead.
-            logger.exception("Task %s sent with an invalid tenant; it will not run", sender)
+            logger.exception("Task %s sent with an invalid tenant; a TenantTask refuses it", sender)
             headers[MESSAGE_HEADER] = _INVALID
     elif MESSAGE_HEADER not in headers:
         headers[MESSAGE_HEADER] = _current_tenant_id()
