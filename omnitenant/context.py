@@ -86,7 +86,8 @@ def _activate(tenant: Any) -> tuple[Token[Any], Any]:
     token = _current.set(tenant)
     try:
         _notify(tenant)
-        if tenant is not None:
+        # Signal.send() with no receivers still costs a call per scope: skip it then.
+        if tenant is not None and tenant_activated.receivers:
             tenant_activated.send(sender=TenantContext, tenant=tenant)
     except BaseException:
         _restore(token, previous)
@@ -107,7 +108,7 @@ def _restore(token: Token[Any], previous: Any) -> None:
 def _deactivate(token: Token[Any], previous: Any, tenant: Any) -> None:
     _restore(token, previous)
     error = _notify_all(previous)
-    if tenant is not None:
+    if tenant is not None and tenant_deactivated.receivers:
         tenant_deactivated.send(sender=TenantContext, tenant=tenant)
     if error is not None:
         raise error

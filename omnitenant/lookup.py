@@ -16,6 +16,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from django.apps import apps
@@ -24,11 +25,14 @@ from django.db import transaction
 from django.db.models import Model
 
 from omnitenant.conf import get_config
-from omnitenant.context import without_tenant
+from omnitenant.context import _current, without_tenant
 
 STAMP_KEY = "_omnitenant:tenants-version"
 NEGATIVE_TTL = 5.0
 _MISSING = object()
+# Inside ``stamp_read_once()``: a list that is empty until the first lookup of the block
+# has compared the stamp; the later ones skip reading it.
+_stamp_scope: ContextVar[list[bool] | None] = ContextVar("omnitenant_stamp_scope", default=None)
 
 
 def get_tenant_model() -> type[Model]:
@@ -50,7 +54,11 @@ class _ResolutionCache:
         self._stamp: object = _MISSING
 
     def get(self, key: tuple[str, str], load: Callable[[], Any]) -> Any:
-        self._check_stamp()
+        scope = _stamp_scope.get()
+        if not scope:
+            self.check_stamp()
+            if scope is not None:
+                scope.append(True)
         now = time.monotonic()
         with self._lock:
             entry = self._entries.get(key)
@@ -71,7 +79,7 @@ class _ResolutionCache:
         with self._lock:
             self._entries.clear()
 
-    def _check_stamp(self) -> None:
+    def check_stamp(self) -> None:
         stamp = _read_stamp()
         if stamp != self._stamp:
             with self._lock:
@@ -89,8 +97,27 @@ def _stamp_cache() -> Any:
 def _read_stamp() -> Any:
     # The stamp is cross-tenant bookkeeping: read it as "no tenant" whatever is active,
     # so that a lookup made inside a tenant sees the same stamp as one made outside.
+    if _current.get() is None:  # the common case (requests resolve before entering one)
+        return _stamp_cache().get(STAMP_KEY)
     with without_tenant():
         return _stamp_cache().get(STAMP_KEY)
+
+
+class stamp_read_once:  # used like a function: ``with stamp_read_once():``
+    """Lookups made in the block compare the shared stamp once, at the first of them.
+
+    For a burst of lookups answering one question (the resolvers of one request): one
+    read of the shared store instead of one per lookup, none when nothing is looked up.
+    A change made meanwhile is seen by the next block, as it would be by the next request.
+    """
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> None:
+        self._token = _stamp_scope.set([])
+
+    def __exit__(self, *exc_info: object) -> None:
+        _stamp_scope.reset(self._token)
 
 
 def invalidate() -> None:
@@ -121,18 +148,18 @@ def connect_invalidation() -> None:
 
 def tenant_by_id(tenant_id: str) -> Any:
     """The tenant with this ``tenant_id`` (active or not), or None."""
-    model = get_tenant_model()
     return _cache.get(
-        ("id", tenant_id), lambda: model._default_manager.filter(tenant_id=tenant_id).first()
+        ("id", tenant_id),
+        lambda: get_tenant_model()._default_manager.filter(tenant_id=tenant_id).first(),
     )
 
 
 def tenant_by_domain(domain: str) -> Any:
     """The tenant serving the normalised host ``domain`` (active or not), or None."""
-    model = get_domain_model()
 
     def load() -> Any:
-        row = model._default_manager.select_related("tenant").filter(domain=domain).first()
+        rows = get_domain_model()._default_manager.select_related("tenant")
+        row = rows.filter(domain=domain).first()
         return None if row is None else row.tenant
 
     return _cache.get(("domain", domain), load)

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponseBase, HttpResponseNotFound
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 
+from omnitenant import lookup
 from omnitenant.conf import get_config
 from omnitenant.context import TenantContext
 from omnitenant.exceptions import TenantNotFound
@@ -31,10 +32,11 @@ def resolve_tenant(request: HttpRequest) -> Any:
     """
     host = get_request_host(request)
     tenant = None
-    for resolver in get_resolvers():
-        tenant = resolver.resolve(request)
-        if tenant is not None:
-            break
+    with lookup.stamp_read_once():
+        for resolver in get_resolvers():
+            tenant = resolver.resolve(request)
+            if tenant is not None:
+                break
     header_value = get_header_value(request)
     if header_value is not None and (tenant is None or header_value != tenant.tenant_id):
         msg = f"Header {get_config().tenant_header} does not name the tenant of host {host!r}."

@@ -65,3 +65,40 @@ def test_stamp_is_shared_whatever_tenant_is_active():
         assert lookup.tenant_by_id("globex") is None
         Tenant.objects.create(tenant_id="globex", name="Globex")
     assert lookup.tenant_by_id("globex").tenant_id == "globex"
+
+
+# --- one stamp read per request (perf) ----------------------------------------------------
+
+
+def test_lookups_in_one_block_read_the_stamp_once(monkeypatch):
+    acme = Tenant.objects.create(tenant_id="acme", name="Acme")
+    reads = []
+    real = lookup._read_stamp
+    monkeypatch.setattr(lookup, "_read_stamp", lambda: reads.append(1) or real())
+    with lookup.stamp_read_once():
+        assert reads == []  # nothing looked up yet: the shared store is not read
+        assert lookup.tenant_by_domain("acme.example.com") is None
+        assert lookup.tenant_by_id("acme") == acme
+        assert lookup.tenant_by_id("acme") == acme
+    assert len(reads) == 1
+    assert lookup.tenant_by_id("acme") == acme
+    assert len(reads) == 2
+
+
+def test_change_made_elsewhere_during_a_block_is_seen_after_it():
+    acme = Tenant.objects.create(tenant_id="acme", name="Acme")
+    with lookup.stamp_read_once():
+        assert lookup.tenant_by_id("acme").name == "Acme"
+        Tenant.objects.filter(pk=acme.pk).update(name="Acme Corp")
+        cache.set(lookup.STAMP_KEY, "bumped-elsewhere", None)
+    with lookup.stamp_read_once():
+        assert lookup.tenant_by_id("acme").name == "Acme Corp"
+
+
+def test_a_block_inside_a_tenant_reads_the_shared_stamp():
+    acme = Tenant.objects.create(tenant_id="acme", name="Acme")
+    assert lookup.tenant_by_id("acme").name == "Acme"
+    Tenant.objects.filter(pk=acme.pk).update(name="Acme Corp")
+    cache.set(lookup.STAMP_KEY, "bumped-elsewhere", None)
+    with TenantContext.use_tenant(acme), lookup.stamp_read_once():
+        assert lookup.tenant_by_id("acme").name == "Acme Corp"

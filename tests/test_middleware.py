@@ -304,6 +304,16 @@ def test_deactivated_tenant_is_refused_on_the_next_request(send, view, tenants):
     assert_refused(send(view("whoami"), "acme.example.com"), "acme.example.com")
 
 
+def test_change_made_in_another_process_is_seen_by_the_next_request(send, view, tenants):
+    acme = tenants[0]
+    assert send(view("whoami"), "acme.example.com").json()["active"] == "acme"
+    # Another process deactivates acme: no signal runs here, only the shared stamp moves.
+    type(acme).objects.filter(pk=acme.pk).update(is_active=False)
+    assert send(view("whoami"), "acme.example.com").json()["active"] == "acme"
+    cache.set(lookup.STAMP_KEY, "bumped-elsewhere", None)
+    assert_refused(send(view("whoami"), "acme.example.com"), "acme.example.com")
+
+
 # --- lifetime ---------------------------------------------------------------------------
 
 

@@ -11,11 +11,13 @@ thread follow the context, and is a no-op (no query) when the schema is already 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.utils import load_backend
 from django_tenants.utils import get_public_schema_name, quote_schema_name, schema_exists
 
 from omnitenant.context import TenantContext
@@ -86,6 +88,11 @@ def sync_connection(tenant: Any, alias: str = DEFAULT_DB_ALIAS) -> None:
     sends one ``SET search_path`` with the next query. Connections that cannot switch schemas
     are left alone (the router refuses tenant models on them).
     """
+    # Runs on every tenant change and query routing: skip the per-thread connection
+    # lookup when the alias' engine cannot switch schemas at all.
+    settings_dict = connections.settings.get(alias)
+    if settings_dict is not None and not _engine_switches_schemas(settings_dict["ENGINE"]):
+        return
     connection = connections[alias]
     current = getattr(connection, "schema_name", None)
     if current is None:
@@ -97,6 +104,11 @@ def sync_connection(tenant: Any, alias: str = DEFAULT_DB_ALIAS) -> None:
             schema_name(tenant)  # raises: a tenant may not be the public schema
     elif current != get_public_schema_name():
         connection.set_schema_to_public()
+
+
+@functools.cache
+def _engine_switches_schemas(engine: str) -> bool:
+    return hasattr(load_backend(engine).DatabaseWrapper, "set_tenant")
 
 
 def on_tenant_change(tenant: Any) -> None:

@@ -113,3 +113,11 @@ def test_tenant_named_like_the_public_schema_is_refused():
     ):
         pass
     assert connection.schema_name == "public"
+
+
+def test_only_engines_that_switch_schemas_are_synced():
+    from omnitenant.isolation import schema
+
+    assert schema._engine_switches_schemas("django_tenants.postgresql_backend")
+    assert not schema._engine_switches_schemas("django.db.backends.postgresql")
+    assert not schema._engine_switches_schemas("django.db.backends.sqlite3")
