@@ -1,0 +1,39 @@
+"""A tenant's notes board; every row lives in the tenant's own schema or database."""
+
+from django.db import models
+
+
+class Note(models.Model):
+    text = models.CharField(max_length=280)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.text
+
+
+class BoardSettings(models.Model):
+    """The tenant's look: one row, read through the cache by the settings panel."""
+
+    class Theme(models.TextChoices):
+        OCEAN = "ocean", "Ocean"
+        FOREST = "forest", "Forest"
+        SUNSET = "sunset", "Sunset"
+
+    title = models.CharField(max_length=100)
+    theme = models.CharField(max_length=20, choices=Theme.choices, default=Theme.OCEAN)
+
+    def __str__(self):
+        return self.title
+
+
+class Recount(models.Model):
+    """The result of the last "recount notes" task."""
+
+    count = models.PositiveIntegerField()
+    finished_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.count} notes"
