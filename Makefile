@@ -1,7 +1,9 @@
 # omnitenant: `make demo` runs the sample site, `make test` runs ruff and the whole suite.
 PYTHON ?= python3
 VENV ?= .venv
-PY312 ?= $(shell command -v python3.12 || ls $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | head -n 1)
+# A pyenv shim may exist without a usable interpreter behind it: ask for one that runs.
+PY312 ?= $(shell for p in $$HOME/.pyenv/versions/3.12*/bin/python3.12 $$(command -v python3.12); do \
+	"$$p" -c '' 2>/dev/null && echo "$$p" && break; done)
 
 .PHONY: help test test-py312 lint services
 
