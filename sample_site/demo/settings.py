@@ -97,21 +97,15 @@ if DATABASE_URL:
             "PORT": str(_url.port or ""),
         }
     }
+    # django-tenants: issue SET search_path once per tenant switch, not before every query.
+    TENANT_LIMIT_SET_CALLS = True
 else:
-    # One SQLite file per tenant: the demo tenants, plus any tenant database created since.
+    # One SQLite file per tenant, registered by omnitenant from TENANT_DATABASE on first use.
     TENANT_ISOLATION = "database"
     TENANT_DB_DIR = DATA_DIR / "tenants"
     TENANT_DB_DIR.mkdir(exist_ok=True)
-    _tenant_files = {"acme", "globex"} | {path.stem for path in TENANT_DB_DIR.glob("*.sqlite3")}
     DATABASES = {
-        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": DATA_DIR / "public.sqlite3"},
-        **{
-            f"tenant_{name}": {
-                "ENGINE": "django.db.backends.sqlite3",
-                "NAME": TENANT_DB_DIR / f"{name}.sqlite3",
-            }
-            for name in sorted(_tenant_files)
-        },
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": DATA_DIR / "public.sqlite3"}
     }
 
 DATABASE_ROUTERS = ["omnitenant.routers.TenantRouter"]
@@ -153,6 +147,11 @@ OMNITENANT_CONFIG = {
     "PUBLIC_URLCONF": "demo.urls_public",
     "TENANT_URLCONF": "demo.urls_tenant",
     "TENANT_APPS": TENANT_APPS,
+    # Database isolation (the embedded default): where a tenant's own database lives.
+    "TENANT_DATABASE": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(DATA_DIR / "tenants" / "{tenant_id}.sqlite3"),
+    },
 }
 
 LOGGING = {

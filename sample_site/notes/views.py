@@ -1,6 +1,5 @@
 """The notes board of the active tenant (request.tenant, set by TenantMiddleware)."""
 
-from django.core.cache import cache
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -10,25 +9,11 @@ from django.views.decorators.http import require_POST
 from notes.models import BoardSettings, Note, Recount
 from notes.tasks import recount_notes
 
-SETTINGS_KEY = "board-settings"
-
-
-def board_settings():
-    """The tenant's settings panel data; the plain key is made per-tenant by omnitenant."""
-    return cache.get_or_set(SETTINGS_KEY, _load_settings, 300)
-
-
-def _load_settings():
-    row = BoardSettings.objects.first()
-    if row is None:
-        return {"title": "Notes", "theme": BoardSettings.Theme.OCEAN}
-    return {"title": row.title, "theme": row.theme}
-
 
 def board(request):
     context = {
         "notes": Note.objects.all()[:50],
-        "settings": board_settings(),
+        "settings": BoardSettings.cached(),
         "themes": BoardSettings.Theme.choices,
         "recount": Recount.objects.first(),
     }
@@ -50,7 +35,6 @@ def update_settings(request):
         row = BoardSettings.objects.first() or BoardSettings(title=request.tenant.name)
         row.theme = theme
         row.save()
-        cache.delete(SETTINGS_KEY)
     return redirect("board")
 
 
@@ -72,5 +56,5 @@ def recount_status(request):
 @cache_page(60)
 def about(request):
     """A page served from the cache for a minute; the rendered-at time shows it."""
-    context = {"settings": board_settings(), "rendered_at": timezone.now()}
+    context = {"settings": BoardSettings.cached(), "rendered_at": timezone.now()}
     return render(request, "notes/about.html", context)

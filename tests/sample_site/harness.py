@@ -86,6 +86,11 @@ def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return result
 
 
+def shell(env: dict[str, str], code: str) -> str:
+    """The last line ``code`` prints when run by ``manage.py shell`` (after any banner)."""
+    return manage(env, "shell", "-c", code).stdout.strip().splitlines()[-1]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -126,10 +131,10 @@ class RunningSite:
         manage(self.env, "demo_setup")
         if self.variant == "postgres":
             manage(self.env, "shell", "-c", "from django.core.cache import cache; cache.clear()")
+        bind = f"127.0.0.1:{self.port}"
         server = self._spawn(
             "gunicorn",
-            [sys.executable, "-m", "gunicorn", "demo.wsgi", "--bind", f"127.0.0.1:{self.port}"]
-            + ["--workers", "2", "--threads", "2", "--timeout", "60"],
+            [sys.executable, "-m", "gunicorn", "demo.wsgi", "--bind", bind, "--workers", "2"],
         )
         wait_for_port(self.port, server, self._logs[-1])
         if self.env.get("CELERY_BROKER_URL"):

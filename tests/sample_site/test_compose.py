@@ -25,7 +25,11 @@ def test_compose_has_the_five_services(services):
 
 @pytest.mark.parametrize(
     ("service", "image", "port"),
-    [("postgres", "postgres:", 5432), ("redis", "redis:", 6379), ("memcached", "memcached:", 11211)],
+    [
+        ("postgres", "postgres:", 5432),
+        ("redis", "redis:", 6379),
+        ("memcached", "memcached:", 11211),
+    ],
 )
 def test_backing_services_use_official_images_on_loopback_ports(services, service, image, port):
     spec = services[service]

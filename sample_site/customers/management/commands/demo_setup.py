@@ -5,14 +5,12 @@ import os
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from customers.models import Tenant
 from notes.models import BoardSettings, Note
-from notes.views import SETTINGS_KEY
 from omnitenant.context import TenantContext
-from omnitenant.provisioning import create_tenant, provision_tenant
+from omnitenant.provisioning import create_tenant, migrate_shared, provision_tenant
 
 DEMO_TENANTS = [
     {
@@ -34,7 +32,7 @@ class Command(BaseCommand):
     help = "Migrate, then create the demo tenants acme and globex with demo data (idempotent)."
 
     def handle(self, *args, **options):
-        call_command("migrate", database="default", interactive=False, verbosity=0)
+        migrate_shared(verbosity=0)
         for spec in DEMO_TENANTS:
             tenant = self.ensure_tenant(spec)
             with TenantContext.use_tenant(tenant):
@@ -64,7 +62,7 @@ class Command(BaseCommand):
         if not Note.objects.exists():
             for text in spec["notes"]:
                 Note.objects.create(text=text)
-        cache.delete(SETTINGS_KEY)
+        cache.delete(BoardSettings.CACHE_KEY)
 
     def ensure_superuser(self):
         # Only with a password from the environment: the repository holds no credentials.
