@@ -17,4 +17,4 @@ USER app
 WORKDIR /app/sample_site
 
 EXPOSE 8000
-CMD ["gunicorn", "demo.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--access-logfile", "-"]
+CMD ["gunicorn", "demo.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", "--access-logfile", "-"]

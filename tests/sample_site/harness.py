@@ -131,10 +131,21 @@ class RunningSite:
         manage(self.env, "demo_setup")
         if self.variant == "postgres":
             manage(self.env, "shell", "-c", "from django.core.cache import cache; cache.clear()")
-        bind = f"127.0.0.1:{self.port}"
+        # Threaded workers: a browser's idle keep-alive connections must not block a worker.
         server = self._spawn(
             "gunicorn",
-            [sys.executable, "-m", "gunicorn", "demo.wsgi", "--bind", bind, "--workers", "2"],
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "demo.wsgi",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+            ],
         )
         wait_for_port(self.port, server, self._logs[-1])
         if self.env.get("CELERY_BROKER_URL"):
