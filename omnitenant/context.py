@@ -36,6 +36,11 @@ Subscriber = Callable[[Any], None]
 
 _current: ContextVar[Any] = ContextVar("omnitenant_tenant", default=None)
 _subscribers: list[Subscriber] = []
+# What each entered scope must restore, per context: a scope object shared by concurrent
+# tasks (e.g. a module-level ``use_tenant(acme)``) then still restores each task's own tenant.
+_entered: ContextVar[tuple[tuple[Token[Any], Any], ...]] = ContextVar(
+    "omnitenant_entered", default=()
+)
 
 
 def validate_tenant_id(value: object) -> str:
@@ -115,10 +120,10 @@ class _TenantScope:
         if tenant is not None:
             _validate_tenant(tenant)
         self._tenant = tenant
-        self._entered: list[tuple[Token[Any], Any]] = []
 
     def __enter__(self) -> Any:
-        self._entered.append(_activate(self._tenant))
+        frame = _activate(self._tenant)
+        _entered.set((*_entered.get(), frame))
         return self._tenant
 
     def __exit__(
@@ -127,7 +132,8 @@ class _TenantScope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        token, previous = self._entered.pop()
+        *outer, (token, previous) = _entered.get()
+        _entered.set(tuple(outer))
         _deactivate(token, previous, self._tenant)
 
     async def __aenter__(self) -> Any:

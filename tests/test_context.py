@@ -252,6 +252,24 @@ async def test_thousand_concurrent_tasks_each_see_their_own_tenant():
     assert TenantContext.get_tenant() is None
 
 
+async def test_one_scope_object_shared_by_concurrent_tasks():
+    shared_scope = TenantContext.use_tenant(ACME)
+    seen = []
+
+    async def task(outer):
+        async with TenantContext.use_tenant(outer):
+            async with shared_scope:
+                await asyncio.sleep(0)
+                seen.append(current_id())
+            await asyncio.sleep(0)
+            seen.append(("after", outer.tenant_id, current_id()))
+
+    await asyncio.gather(task(GLOBEX), task(SimpleNamespace(tenant_id="initech")))
+    assert seen.count("acme") == 2
+    assert ("after", "globex", "globex") in seen
+    assert ("after", "initech", "initech") in seen
+
+
 async def test_task_inherits_but_does_not_leak_back():
     async def child():
         assert current_id() == "acme"
