@@ -4,7 +4,7 @@ from notes.models import Note, Recount
 from omnitenant.celery import tenant_task
 
 
-@tenant_task(name="notes.recount_notes")
+@tenant_task(name="notes.recount_notes", required=True)
 def recount_notes():
     """Count the active tenant's notes and store the result for the board to show."""
     count = Note.objects.count()
