@@ -135,6 +135,8 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
+# A queue of its own, so the demo's tasks never mix with another app's on a shared broker.
+CELERY_TASK_DEFAULT_QUEUE = "sample_site"
 
 # --- omnitenant ---------------------------------------------------------------------------------
 

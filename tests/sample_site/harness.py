@@ -67,6 +67,18 @@ def reset_postgres() -> None:
         connection.execute(f'CREATE DATABASE "{name}"')
 
 
+def forget_cached_entries(redis_url: str) -> None:
+    """Delete the sample site's cache entries left by an earlier run (KEY_PREFIX "sample")."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for key in client.scan_iter(match="sample:*", count=500):
+            client.delete(key)
+    finally:
+        client.close()
+
+
 def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """Run ``manage.py args`` for the sample site; raise with its output when it fails."""
     result = subprocess.run(
@@ -130,7 +142,7 @@ class RunningSite:
             reset_postgres()
         manage(self.env, "demo_setup")
         if self.variant == "postgres":
-            manage(self.env, "shell", "-c", "from django.core.cache import cache; cache.clear()")
+            forget_cached_entries(self.env["REDIS_URL"])
         # Threaded workers: a browser's idle keep-alive connections must not block a worker.
         server = self._spawn(
             "gunicorn",
