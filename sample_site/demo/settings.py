@@ -41,6 +41,7 @@ ALLOWED_HOSTS = [
 USE_TZ = True
 TIME_ZONE = "UTC"
 ROOT_URLCONF = "demo.urls_public"
+STATIC_URL = "/static/"
 WSGI_APPLICATION = "demo.wsgi.application"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -50,6 +51,7 @@ SHARED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.staticfiles",
     "omnitenant",
     "customers",
 ]

@@ -46,8 +46,11 @@ def test_public_site_lists_the_demo_tenants_with_links(site):
 
 
 def test_admin_is_served_on_the_public_host_only(site):
-    assert site.client("localhost").get("/admin/login/").status == 200
+    public = site.client("localhost")
+    assert public.get("/admin/login/").status == 200
+    assert public.get("/static/admin/css/base.css").status == 200
     assert site.client("acme.localhost").get("/admin/login/").status == 404
+    assert site.client("acme.localhost").get("/static/admin/css/base.css").status == 404
 
 
 def test_each_tenant_sees_its_demo_notes_only(site):
