@@ -22,3 +22,9 @@ class OmnitenantConfig(AppConfig):
         # the omnitenant.E001/E002 checks tell the user what to fix.
         with contextlib.suppress(LookupError, ValueError):
             lookup.connect_invalidation()
+
+        # database isolation: each thread's connection follows the active tenant's schema.
+        from omnitenant.context import TenantContext
+        from omnitenant.isolation import schema
+
+        TenantContext.subscribe(schema.on_tenant_change)

@@ -31,6 +31,9 @@ DEFAULTS: dict[str, Any] = {
     "RESOLUTION_CACHE_TTL": 60,
     "RESOLUTION_CACHE_ALIAS": "default",
     "TENANT_APPS": (),
+    # database isolation
+    "SHARED_APPS": None,
+    "TENANT_DATABASE": None,
 }
 
 
@@ -52,6 +55,9 @@ class Config:
     resolution_cache_ttl: float
     resolution_cache_alias: str
     tenant_apps: tuple[str, ...]
+    # database isolation
+    shared_apps: tuple[str, ...] | None = None
+    tenant_database: dict[str, Any] | None = None
 
 
 def user_config() -> dict[str, Any]:
@@ -72,6 +78,9 @@ def get_config() -> Config:
     for key in ("PUBLIC_HOSTS", "RESOLVERS", "TENANT_APPS"):
         if isinstance(values[key], (list, tuple)):
             values[key] = tuple(values[key])
+    # database isolation
+    if isinstance(values["SHARED_APPS"], list):
+        values["SHARED_APPS"] = tuple(values["SHARED_APPS"])
     return Config(**{key.lower(): value for key, value in values.items()})
 
 

@@ -17,3 +17,14 @@ class NoTenantActive(OmnitenantError, RuntimeError):
 
 class TenantNotFound(OmnitenantError, LookupError):
     """No active tenant matches the given id, host or header."""
+
+
+# --- database isolation ---------------------------------------------------------------------
+
+
+class IsolationError(OmnitenantError, RuntimeError):
+    """A tenant's rows cannot be kept apart as configured (no schema support, no db_alias...)."""
+
+
+class ProvisioningError(OmnitenantError, RuntimeError):
+    """Creating or migrating a tenant's schema or database failed; nothing was left behind."""

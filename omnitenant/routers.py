@@ -1,37 +1,117 @@
-"""TenantRouter: sends tenant apps' queries to the active tenant's database."""
+"""TenantRouter: tenant apps' rows go to the active tenant's schema or database.
+
+Apps are split by ``OMNITENANT_CONFIG["TENANT_APPS"]``: their tables live in every tenant,
+every other app's in the default database's public schema. An app listed in both
+``TENANT_APPS`` and ``SHARED_APPS`` lives in both places and follows the active tenant, or the
+public side with none.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
 
-from omnitenant.conf import get_config
+from omnitenant.conf import Config, get_config
 from omnitenant.context import TenantContext
 from omnitenant.exceptions import NoTenantActive
+from omnitenant.isolation import DATABASE, isolation_of
+from omnitenant.isolation import database as database_isolation
+from omnitenant.isolation import schema as schema_isolation
+
+_split: tuple[Config, frozenset[str], frozenset[str] | None] | None = None
+
+
+def app_label(entry: str) -> str:
+    """The label of an installed app named by label or by dotted name (``entry`` if unknown)."""
+    for config in apps.get_app_configs():
+        if entry in (config.label, config.name):
+            return config.label
+    return entry
+
+
+def _labels() -> tuple[frozenset[str], frozenset[str] | None]:
+    global _split
+    config = get_config()
+    if _split is None or _split[0] is not config:
+        tenant = frozenset(app_label(entry) for entry in config.tenant_apps)
+        shared = None
+        if config.shared_apps is not None:
+            shared = frozenset(app_label(entry) for entry in config.shared_apps)
+        _split = (config, tenant, shared)
+    return _split[1], _split[2]
+
+
+def is_tenant_app(label: str) -> bool:
+    """True when app ``label`` has tables inside each tenant."""
+    return label in _labels()[0]
+
+
+def is_shared_app(label: str) -> bool:
+    """True when app ``label`` has tables in the default database's public schema."""
+    tenant, shared = _labels()
+    return label not in tenant or (shared is not None and label in shared)
 
 
 def is_tenant_model(model: type[Model]) -> bool:
-    """True when ``model`` belongs to an app listed in OMNITENANT_CONFIG['TENANT_APPS']."""
-    return model._meta.app_label in get_config().tenant_apps
+    """True when ``model``'s rows live inside each tenant."""
+    return is_tenant_app(model._meta.app_label)
+
+
+def _in_tenant_place(db: str) -> bool:
+    """True when ``db`` is a tenant's place now: another alias, or a tenant schema on default."""
+    if db != DEFAULT_DB_ALIAS:
+        return True
+    from django_tenants.utils import get_public_schema_name
+
+    schema = getattr(connections[db], "schema_name", None)
+    return schema is not None and schema != get_public_schema_name()
 
 
 class TenantRouter:
-    """A Django database router (see DATABASE_ROUTERS) that follows TenantContext."""
+    """A Django database router (DATABASE_ROUTERS) that follows TenantContext.
 
-    def db_for_read(self, model: type[Model], **hints: Any) -> str | None:
+    Every routing call also points this thread's default connection at the active tenant's
+    schema, which covers threads the context reached without notifying them (e.g.
+    ``sync_to_async``); with the schema already right that is one attribute comparison.
+    Any alias other than ``default`` is treated as a tenant database by ``allow_migrate``.
+    """
+
+    def db_for_read(self, model: type[Model], **hints: Any) -> str:
         return self._db_for(model)
 
-    def db_for_write(self, model: type[Model], **hints: Any) -> str | None:
+    def db_for_write(self, model: type[Model], **hints: Any) -> str:
         return self._db_for(model)
 
-    def _db_for(self, model: type[Model]) -> str | None:
-        if not is_tenant_model(model):
-            return "default"
-        if TenantContext.get_tenant() is None:
+    def _db_for(self, model: type[Model]) -> str:
+        tenant = TenantContext.get_tenant()
+        schema_isolation.sync_connection(tenant)
+        label = model._meta.app_label
+        if not is_tenant_app(label):
+            return DEFAULT_DB_ALIAS
+        if tenant is None:
+            if is_shared_app(label):
+                return DEFAULT_DB_ALIAS
             msg = (
                 f"{model._meta.label} is a tenant model and no tenant is active; run this "
-                "code inside TenantContext.use_tenant(tenant)."
+                "code inside TenantContext.use_tenant(tenant) (or manage.py tenant_command)."
             )
             raise NoTenantActive(msg)
-        return TenantContext.get_db_alias()
+        if isolation_of(tenant) == DATABASE:
+            return database_isolation.ensure_alias(tenant)
+        schema_isolation.require_schemas(tenant)
+        return DEFAULT_DB_ALIAS
+
+    def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool | None:
+        if is_tenant_model(type(obj1)) or is_tenant_model(type(obj2)):
+            return obj1._state.db == obj2._state.db
+        return None
+
+    def allow_migrate(
+        self, db: str, app_label: str, model_name: str | None = None, **hints: Any
+    ) -> bool:
+        if _in_tenant_place(db):
+            return is_tenant_app(app_label)
+        return is_shared_app(app_label)

@@ -1,6 +1,7 @@
 """The one test settings module; services come from the environment, with local defaults."""
 
 import os
+import tempfile
 
 SECRET_KEY = "omnitenant-tests-only"
 DEBUG = False
@@ -15,13 +16,14 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "omnitenant",
     "tests.testapp",
+    "tests.tenantapp",  # database isolation: a per-tenant app (see TENANT_APPS)
 ]
 
 MIDDLEWARE = []
 
 DATABASES = {
     "default": {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "django_tenants.postgresql_backend",  # database isolation: schemas
         "HOST": os.environ.get("PGHOST", "127.0.0.1"),
         "PORT": os.environ.get("PGPORT", "5432"),
         "USER": os.environ.get("PGUSER", "postgres"),
@@ -29,6 +31,12 @@ DATABASES = {
         "NAME": os.environ.get("OMNITENANT_TEST_DB", "omnitenant"),
     },
 }
+
+# --- database isolation -------------------------------------------------------------------
+DATABASE_ROUTERS = ["omnitenant.routers.TenantRouter"]
+# django-tenants: issue SET search_path once per switch, not before every cursor.
+TENANT_LIMIT_SET_CALLS = True
+# --- end database isolation ---------------------------------------------------------------
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/1")
 MEMCACHED_LOCATION = os.environ.get("MEMCACHED_LOCATION", "127.0.0.1:11211")
@@ -52,4 +60,13 @@ OMNITENANT_CONFIG = {
     "PUBLIC_HOSTS": ["example.com", "www.example.com"],
     "TENANT_HEADER": None,
     "PATCHES": {"cache": True},
+    # database isolation: database tenants without an alias in DATABASES get a SQLite file
+    "TENANT_APPS": ["tenantapp"],
+    "TENANT_DATABASE": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.path.join(
+            tempfile.gettempdir(),
+            os.environ.get("OMNITENANT_TEST_DB", "omnitenant") + "_{tenant_id}.sqlite3",
+        ),
+    },
 }

@@ -1,0 +1,149 @@
+"""Schema isolation: a tenant's tables live in PostgreSQL schema ``tenant_id`` on ``default``.
+
+The switch is django-tenants' PostgreSQL backend (ENGINE ``django_tenants.postgresql_backend``):
+``connection.set_tenant()`` records the schema and the backend issues
+``SET search_path = "acme", "public"`` before the next query (once per switch with
+``TENANT_LIMIT_SET_CALLS = True``). django-tenants keeps "the tenant" on each connection,
+omnitenant keeps it in TenantContext; ``sync_connection`` makes the connection of the calling
+thread follow the context, and is a no-op (no query) when the schema is already right.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django_tenants.utils import get_public_schema_name, quote_schema_name, schema_exists
+
+from omnitenant.context import TenantContext
+from omnitenant.exceptions import IsolationError
+from omnitenant.isolation import SCHEMA, isolation_of
+
+ENGINE = "django_tenants.postgresql_backend"
+_RESERVED = ("information_schema",)
+
+
+class SchemaTenant:
+    """The tenant object django-tenants' ``set_tenant`` expects, wrapping any omnitenant tenant.
+
+    django-tenants reads ``schema_name`` (and ``get_tenant_type()``); users' tenant models need
+    not subclass its ``TenantMixin``. Other attributes are read from the wrapped tenant.
+    """
+
+    tenant_type = None
+
+    def __init__(self, tenant: Any) -> None:
+        self.tenant = tenant
+        self.schema_name = schema_name(tenant)
+
+    def get_tenant_type(self) -> None:
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.tenant, name)
+
+
+def schema_name(tenant: Any) -> str:
+    """The schema holding ``tenant``'s tables: its ``tenant_id`` (reserved names refused)."""
+    name = tenant.tenant_id
+    if name == get_public_schema_name() or name in _RESERVED:
+        msg = (
+            f"Tenant {name!r} cannot use schema isolation: PostgreSQL schema {name!r} holds "
+            "the shared tables. Give the tenant another tenant_id."
+        )
+        raise IsolationError(msg)
+    return name
+
+
+def supports_schemas(connection: BaseDatabaseWrapper) -> bool:
+    """True when ``connection`` is django-tenants' PostgreSQL backend."""
+    return hasattr(connection, "set_tenant") and hasattr(connection, "schema_name")
+
+
+def require_schemas(tenant: Any, alias: str = DEFAULT_DB_ALIAS) -> BaseDatabaseWrapper:
+    """The connection of ``alias``, or IsolationError if it cannot switch schemas."""
+    connection = connections[alias]
+    if not supports_schemas(connection):
+        msg = (
+            f"Tenant {tenant.tenant_id!r} uses schema isolation, which needs PostgreSQL with "
+            f"DATABASES[{alias!r}]['ENGINE'] = {ENGINE!r}; the engine is "
+            f"{connection.settings_dict['ENGINE']!r}. Change the engine or give the tenant "
+            "isolation_type='database' and a db_alias."
+        )
+        raise IsolationError(msg)
+    return connection
+
+
+def sync_connection(tenant: Any, alias: str = DEFAULT_DB_ALIAS) -> None:
+    """Point this thread's ``alias`` connection at ``tenant``'s schema (public for the rest).
+
+    Costs an attribute comparison when the schema is already right; otherwise django-tenants
+    sends one ``SET search_path`` with the next query. Connections that cannot switch schemas
+    are left alone (the router refuses tenant models on them).
+    """
+    connection = connections[alias]
+    current = getattr(connection, "schema_name", None)
+    if current is None:
+        return
+    if tenant is not None and isolation_of(tenant) == SCHEMA:
+        if current != tenant.tenant_id:
+            connection.set_tenant(SchemaTenant(tenant))
+        elif current == get_public_schema_name():
+            schema_name(tenant)  # raises: a tenant may not be the public schema
+    elif current != get_public_schema_name():
+        connection.set_schema_to_public()
+
+
+def on_tenant_change(tenant: Any) -> None:
+    """TenantContext subscriber: the calling thread's connection follows the context."""
+    sync_connection(tenant)
+
+
+# --- provisioning ------------------------------------------------------------------------
+
+
+def exists(tenant: Any) -> bool:
+    """True when ``tenant``'s schema exists."""
+    require_schemas(tenant)
+    return schema_exists(schema_name(tenant), database=DEFAULT_DB_ALIAS)
+
+
+def create(tenant: Any) -> bool:
+    """Create ``tenant``'s schema; False when it already existed."""
+    if exists(tenant):
+        return False
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute(f"CREATE SCHEMA {quote_schema_name(schema_name(tenant))}")
+    return True
+
+
+def drop(tenant: Any) -> None:
+    """Drop ``tenant``'s schema and everything in it."""
+    require_schemas(tenant)
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute(f"DROP SCHEMA IF EXISTS {quote_schema_name(schema_name(tenant))} CASCADE")
+
+
+def migrate(tenant: Any, options: dict[str, Any], stdout: Any, *, label: str = "schema") -> None:
+    """Migrate ``tenant``'s schema with django-tenants' ``run_migrations`` (tenant apps only).
+
+    django-tenants creates ``django_migrations`` inside the schema first and prefixes every
+    output line with ``[schema:acme]``. It writes to ``sys.stdout``, hence the redirect. The
+    tenant is active meanwhile so data migrations' queries are routed to it.
+    """
+    from omnitenant.isolation._django_tenants import run_migrations
+
+    require_schemas(tenant)
+    with TenantContext.use_tenant(tenant), contextlib.redirect_stdout(stdout or io.StringIO()):
+        run_migrations((), options, label, schema_name(tenant))
+
+
+def migrate_public(options: dict[str, Any], stdout: Any) -> None:
+    """Migrate the public schema (shared apps) with django-tenants' ``run_migrations``."""
+    from omnitenant.isolation._django_tenants import run_migrations
+
+    with TenantContext.use_tenant(None), contextlib.redirect_stdout(stdout or io.StringIO()):
+        run_migrations((), options, "shared", get_public_schema_name())

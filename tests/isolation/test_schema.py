@@ -1,0 +1,115 @@
+import contextlib
+
+import pytest
+from django.db import ProgrammingError, connection
+
+from omnitenant.context import TenantContext
+from omnitenant.exceptions import IsolationError, NoTenantActive
+from tests.isolation.tenants import schema_tenant
+from tests.tenantapp.models import Note
+from tests.testapp.models import Tenant
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+
+@contextlib.contextmanager
+def statements():
+    """Every statement psycopg sends on this thread's default connection, SETs included."""
+    connection.ensure_connection()
+    raw = connection.connection
+    sent = []
+    base = raw.cursor_factory
+
+    class Counting(base):
+        def execute(self, query, *args, **kwargs):
+            sent.append(str(query))
+            return super().execute(query, *args, **kwargs)
+
+    raw.cursor_factory = Counting
+    try:
+        yield sent
+    finally:
+        raw.cursor_factory = base
+
+
+def test_rows_written_in_acme_are_invisible_in_globex(acme, globex):
+    with TenantContext.use_tenant(acme):
+        Note.objects.create(title="acme secret")
+    with TenantContext.use_tenant(globex):
+        assert not Note.objects.filter(title="acme secret").exists()
+        assert Note.objects.count() == 0
+        assert Note.objects.filter(title="acme secret").update(body="x") == 0
+        assert Note.objects.all().delete()[0] == 0
+    with TenantContext.use_tenant(acme):
+        assert list(Note.objects.values_list("title", "body")) == [("acme secret", "")]
+
+
+def test_tenant_model_without_tenant_raises_no_tenant_active(acme):
+    with TenantContext.use_tenant(acme):
+        Note.objects.create(title="acme")
+    with pytest.raises(NoTenantActive, match=r"tenantapp.Note is a tenant model and no tenant"):
+        Note.objects.count()
+    with TenantContext.use_tenant(acme), TenantContext.use_tenant(None):
+        with pytest.raises(NoTenantActive):
+            list(Note.objects.all())
+        with pytest.raises(NoTenantActive):
+            Note.objects.create(title="public")
+
+
+def test_shared_models_are_readable_inside_a_schema_tenant(acme):
+    Tenant.objects.create(tenant_id="acme", name="Acme")
+    with TenantContext.use_tenant(acme):
+        assert Tenant.objects.get().name == "Acme"
+        Tenant.objects.create(tenant_id="globex", name="Globex")
+    assert sorted(Tenant.objects.values_list("tenant_id", flat=True)) == ["acme", "globex"]
+
+
+def fail_in_public():
+    with TenantContext.use_tenant(None):
+        assert connection.schema_name == "public"
+        1 / 0
+
+
+def test_activation_and_deactivation_switch_the_connection_schema(acme, globex):
+    assert connection.schema_name == "public"
+    with TenantContext.use_tenant(acme):
+        assert connection.schema_name == "acme"
+        with TenantContext.use_tenant(globex):
+            assert connection.schema_name == "globex"
+        assert connection.schema_name == "acme"
+        with pytest.raises(ZeroDivisionError):
+            fail_in_public()
+        assert connection.schema_name == "acme"
+    assert connection.schema_name == "public"
+
+
+def test_switching_tenant_costs_one_statement_and_staying_costs_none(acme, globex):
+    with TenantContext.use_tenant(acme):
+        Note.objects.count()  # the search_path is now acme's
+        with statements() as sent:
+            Note.objects.count()
+            Note.objects.count()
+        assert len(sent) == 2
+        assert not any("search_path" in sql for sql in sent)
+        with statements() as sent, TenantContext.use_tenant(globex):
+            Note.objects.count()
+            Note.objects.count()
+    assert [sql for sql in sent if "search_path" in sql] == ['SET search_path = "globex","public"']
+    assert len(sent) == 3
+
+
+def test_unprovisioned_schema_tenant_cannot_read_anything():
+    with (
+        TenantContext.use_tenant(schema_tenant("nowhere")),
+        pytest.raises(ProgrammingError, match='relation "tenantapp_note" does not exist'),
+    ):
+        Note.objects.count()
+
+
+def test_tenant_named_like_the_public_schema_is_refused():
+    with (
+        pytest.raises(IsolationError, match="'public' cannot use schema isolation"),
+        TenantContext.use_tenant(schema_tenant("public")),
+    ):
+        pass
+    assert connection.schema_name == "public"
