@@ -70,3 +70,11 @@ OMNITENANT_CONFIG = {
         ),
     },
 }
+
+# --- requests (TenantMiddleware) ----------------------------------------------------------
+MIDDLEWARE = ["omnitenant.middleware.TenantMiddleware", *MIDDLEWARE]
+DATABASE_ROUTERS = [
+    *(r for r in globals().get("DATABASE_ROUTERS", []) if r != "omnitenant.routers.TenantRouter"),
+    "omnitenant.routers.TenantRouter",
+]
+# --- end requests -------------------------------------------------------------------------

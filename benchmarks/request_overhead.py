@@ -1,0 +1,265 @@
+"""What TenantMiddleware adds to a request, measured through Django's full WSGI handler.
+
+Side by side in one run, for a trivial view:
+  none        no tenancy (MIDDLEWARE = [])
+  omnitenant  TenantMiddleware, warm, version stamp in the default locmem cache
+  redis-stamp TenantMiddleware, warm, version stamp in Redis (RESOLUTION_CACHE_ALIAS)
+  per-query   TenantMiddleware with a resolver that queries the domain table on every
+              request, as django-tenants' middleware does
+
+with 10, 1,000 and 10,000 tenants (each with a Domain row, as django-tenants requires).
+Requests go round-robin to up to --hosts tenants sampled from all of them.
+
+    OMNITENANT_BENCH_DB=omnitenant_bench python benchmarks/request_overhead.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import django
+from django.conf import settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+DB_NAME = os.environ.get("OMNITENANT_BENCH_DB", "omnitenant_bench")
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/1")
+BASE_CONFIG = {
+    "TENANT_MODEL": "testapp.Tenant",
+    "DOMAIN_MODEL": "testapp.Domain",
+    "BASE_DOMAIN": "example.com",
+    "PUBLIC_HOSTS": ["example.com"],
+    "PATCHES": {"cache": False},
+}
+MIDDLEWARE = ["omnitenant.middleware.TenantMiddleware"]
+
+
+def configure() -> None:
+    settings.configure(
+        DEBUG=False,
+        SECRET_KEY="benchmark",
+        ALLOWED_HOSTS=["*"],
+        ROOT_URLCONF=__name__,
+        USE_TZ=True,
+        INSTALLED_APPS=["omnitenant", "tests.testapp"],
+        MIDDLEWARE=[],
+        DATABASES={
+            "default": {
+                "ENGINE": "django.db.backends.postgresql",
+                "HOST": os.environ.get("PGHOST", "127.0.0.1"),
+                "PORT": os.environ.get("PGPORT", "5432"),
+                "USER": os.environ.get("PGUSER", "postgres"),
+                "PASSWORD": os.environ.get("PGPASSWORD", ""),
+                "NAME": DB_NAME,
+                "CONN_MAX_AGE": None,  # persistent, as in production
+            }
+        },
+        CACHES={
+            "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+            "redis": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": REDIS_URL,
+                "KEY_PREFIX": "omnitenant-bench",
+            },
+        },
+        DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
+        OMNITENANT_CONFIG=BASE_CONFIG,
+    )
+    django.setup()
+
+
+def create_database() -> None:
+    import psycopg
+
+    with psycopg.connect(
+        host=settings.DATABASES["default"]["HOST"],
+        user=settings.DATABASES["default"]["USER"],
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone():
+            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+
+
+def trivial(request):
+    from django.http import HttpResponse
+
+    return HttpResponse("ok")
+
+
+def _urlpatterns():
+    from django.urls import path
+
+    return [path("", trivial)]
+
+
+def __getattr__(name):  # ROOT_URLCONF is this module; build urlpatterns after setup
+    if name == "urlpatterns":
+        return _urlpatterns()
+    raise AttributeError(name)
+
+
+def querying_resolver_class():
+    from omnitenant.exceptions import TenantNotFound
+    from omnitenant.resolvers import BaseResolver, get_request_host
+    from tests.testapp.models import Domain
+
+    class QueryingDomainResolver(BaseResolver):
+        """One SELECT ... JOIN per request, like django-tenants' TenantMainMiddleware."""
+
+        def resolve(self, request):
+            row = Domain.objects.select_related("tenant").filter(domain=get_request_host(request))
+            row = row.first()
+            if row is None:
+                msg = "unknown host"
+                raise TenantNotFound(msg)
+            return row.tenant
+
+    return QueryingDomainResolver
+
+
+VARIANTS = {
+    "none": ([], {}),
+    "omnitenant": (MIDDLEWARE, {}),
+    "redis-stamp": (MIDDLEWARE, {"RESOLUTION_CACHE_ALIAS": "redis"}),
+    "per-query": (MIDDLEWARE, {"RESOLVERS": [f"{__name__}.QueryingDomainResolver"]}),
+}
+
+
+def environ(host: str) -> dict:
+    return {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/",
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "bench",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": host,
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.url_scheme": "http",
+    }
+
+
+def start_response(status, headers, exc_info=None):
+    if not status.startswith("200"):
+        msg = f"benchmark request failed: {status}"
+        raise RuntimeError(msg)
+
+
+def run(handler, hosts: list[str]) -> float:
+    """Seconds per request for one pass over ``hosts``."""
+    start = time.perf_counter()
+    for host in hosts:
+        response = handler(environ(host), start_response)
+        b"".join(response)
+        response.close()
+    return (time.perf_counter() - start) / len(hosts)
+
+
+def queries_per_request(handler, hosts: list[str]) -> float:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        run(handler, hosts)
+    return len(queries) / len(hosts)
+
+
+def grow_tenants(target: int) -> None:
+    from django.core.cache import caches
+    from django.test.utils import override_settings
+
+    from omnitenant import lookup
+    from tests.testapp.models import Domain, Tenant
+
+    have = Tenant.objects.count()
+    new = [Tenant(tenant_id=f"t{i}", name=f"Tenant {i}") for i in range(have, target)]
+    Tenant.objects.bulk_create(new, batch_size=2000)
+    tenants = Tenant.objects.filter(tenant_id__in=[t.tenant_id for t in new])
+    Domain.objects.bulk_create(
+        [Domain(domain=f"{t.tenant_id}.example.com", tenant=t, is_primary=True) for t in tenants],
+        batch_size=2000,
+    )
+    lookup.invalidate()  # bulk_create sends no signals
+    # Both stamp stores hold the same stamp, so switching variants does not look like a
+    # tenant change (which would empty the in-process cache between passes).
+    with override_settings(OMNITENANT_CONFIG=BASE_CONFIG):
+        stamp = caches["default"].get(lookup.STAMP_KEY)
+    caches["redis"].set(lookup.STAMP_KEY, stamp, None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 1_000, 10_000])
+    parser.add_argument("--hosts", type=int, default=1_000, help="hosts cycled per size")
+    parser.add_argument("--batches", type=int, default=60)
+    parser.add_argument("--batch-size", type=int, default=50)
+    args = parser.parse_args()
+
+    configure()
+    create_database()
+    from django.core.cache import caches
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.core.management import call_command
+    from django.test.utils import override_settings
+
+    from tests.testapp.models import Tenant
+
+    call_command("migrate", verbosity=0)
+    Tenant.objects.all().delete()
+    caches["redis"].clear()
+    globals()["QueryingDomainResolver"] = querying_resolver_class()
+
+    rows = []
+    for size in args.sizes:
+        grow_tenants(size)
+        rng = random.Random(size)
+        hosts = [f"t{i}.example.com" for i in rng.sample(range(size), min(size, args.hosts))]
+        timings: dict[str, list[float]] = {name: [] for name in VARIANTS}
+        queries: dict[str, float] = {}
+        handlers = {}
+        for name, (middleware, _config) in VARIANTS.items():
+            with override_settings(MIDDLEWARE=middleware):
+                handlers[name] = WSGIHandler()
+        for name, (_middleware, config) in VARIANTS.items():
+            with override_settings(OMNITENANT_CONFIG={**BASE_CONFIG, **config}):
+                run(handlers[name], hosts)  # warm up, then count queries on a warm pass
+                queries[name] = queries_per_request(handlers[name], hosts)
+        # Small batches, variants alternating, so that every variant sees the same noise
+        # from the rest of the machine; the median batch is reported.
+        for batch in range(args.batches):
+            chunk = [
+                hosts[(batch * args.batch_size + i) % len(hosts)] for i in range(args.batch_size)
+            ]
+            for name, (_middleware, config) in VARIANTS.items():
+                with override_settings(OMNITENANT_CONFIG={**BASE_CONFIG, **config}):
+                    timings[name].append(run(handlers[name], chunk))
+        for name in VARIANTS:
+            rows.append((size, name, statistics.median(timings[name]), queries[name]))
+
+    base = {size: t for size, name, t, _ in rows if name == "none"}
+    first = {name: t for size, name, t, _ in rows if size == args.sizes[0]}
+    print(
+        f"{args.hosts} hosts, median of {args.batches} alternating batches of "
+        f"{args.batch_size} requests, Django {django.__version__}"
+    )
+    print()
+    print("| tenants | variant | µs/request | vs no tenancy | vs 10 tenants | queries/request |")
+    print("|--------:|---------|-----------:|--------------:|--------------:|----------------:|")
+    for size, name, seconds, q in rows:
+        print(
+            f"| {size:,} | {name} | {seconds * 1e6:.1f} | {seconds / base[size]:.2f}x "
+            f"| {seconds / first[name]:.2f}x | {q:.2f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

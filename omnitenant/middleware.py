@@ -1,0 +1,164 @@
+"""TenantMiddleware: runs each request inside its tenant, or refuses it with a 404."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.core.exceptions import SynchronousOnlyOperation
+from django.http import HttpRequest, HttpResponseBase, HttpResponseNotFound
+from django.template import TemplateDoesNotExist
+from django.template.loader import render_to_string
+
+from omnitenant.conf import get_config
+from omnitenant.context import TenantContext
+from omnitenant.exceptions import TenantNotFound
+from omnitenant.resolvers import get_header_value, get_request_host, get_resolvers, is_public_host
+
+logger = logging.getLogger(__name__)
+
+NOT_FOUND_TEMPLATE = "omnitenant/tenant_not_found.html"
+
+
+def resolve_tenant(request: HttpRequest) -> Any:
+    """The tenant ``request`` is for, or None for a public host; raise TenantNotFound otherwise.
+
+    The first resolver that returns a tenant wins. A tenant header, when enabled and sent,
+    must then name exactly that tenant: a header cannot move a request to another tenant,
+    and one sent to a host that resolves to nothing is never ignored.
+    """
+    host = get_request_host(request)
+    tenant = None
+    for resolver in get_resolvers():
+        tenant = resolver.resolve(request)
+        if tenant is not None:
+            break
+    header_value = get_header_value(request)
+    if header_value is not None and (tenant is None or header_value != tenant.tenant_id):
+        msg = f"Header {get_config().tenant_header} does not name the tenant of host {host!r}."
+        raise TenantNotFound(msg)
+    if tenant is None:
+        if is_public_host(host):
+            return None
+        msg = f"No tenant serves host {host!r}."
+        raise TenantNotFound(msg)
+    if not getattr(tenant, "is_active", True):
+        msg = f"Tenant {tenant.tenant_id!r} is inactive."
+        raise TenantNotFound(msg)
+    return tenant
+
+
+class TenantMiddleware:
+    """Resolves the request's tenant and keeps it active until the response is fully sent.
+
+    Put it first in MIDDLEWARE. Sets ``request.tenant`` (None on public hosts) and
+    ``request.urlconf`` from TENANT_URLCONF / PUBLIC_URLCONF when set. Streaming bodies
+    are produced chunk by chunk inside the tenant, which is inactive between chunks, so
+    the server code consuming them never sees it. Works natively on WSGI and ASGI.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self.__acall__(request)
+        try:
+            tenant = resolve_tenant(request)
+        except TenantNotFound as exc:
+            return refuse(request, exc)
+        _prepare(request, tenant)
+        with TenantContext.use_tenant(tenant):
+            response = self.get_response(request)
+        return _keep_tenant_while_streaming(response, tenant)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        try:
+            try:
+                tenant = resolve_tenant(request)
+            except SynchronousOnlyOperation:
+                # A cold lookup needs the database: only then pay the thread hop.
+                tenant = await sync_to_async(resolve_tenant)(request)
+        except TenantNotFound as exc:
+            return refuse(request, exc)
+        _prepare(request, tenant)
+        get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
+        async with TenantContext.use_tenant(tenant):
+            response = await get_response(request)
+        return _keep_tenant_while_streaming(response, tenant)
+
+
+def _prepare(request: HttpRequest, tenant: Any) -> None:
+    request.tenant = tenant  # type: ignore[attr-defined]
+    config = get_config()
+    urlconf = config.public_urlconf if tenant is None else config.tenant_urlconf
+    if urlconf:
+        request.urlconf = urlconf  # type: ignore[attr-defined]
+
+
+def refuse(request: HttpRequest, exc: TenantNotFound) -> HttpResponseNotFound:
+    """The 404 for a request no tenant may serve; logged at INFO with the host."""
+    request.tenant = None  # type: ignore[attr-defined]
+    host = request.get_host()
+    logger.info("Refused request for host %r: %s", host, exc)
+    # Rendered with no tenant, whatever the caller had active, so that nothing of a
+    # tenant (templates, context processors, cache) can show up on the refusal page.
+    with TenantContext.use_tenant(None):
+        try:
+            content = render_to_string(NOT_FOUND_TEMPLATE, {"host": host}, request=request)
+        except TemplateDoesNotExist:
+            content = "<h1>Not Found</h1>"
+    return HttpResponseNotFound(content)
+
+
+def _keep_tenant_while_streaming(response: Any, tenant: Any) -> Any:
+    if getattr(response, "streaming", False):
+        if response.is_async:
+            response.streaming_content = _astream(response.streaming_content, tenant)
+        else:
+            response.streaming_content = _stream(response.streaming_content, tenant)
+    return response
+
+
+def _stream(content: Iterator[Any], tenant: Any) -> Iterator[Any]:
+    # A context variable set inside a generator stays set in its consumer between
+    # yields, so the tenant is entered and left around each chunk instead.
+    iterator = iter(content)
+    try:
+        while True:
+            with TenantContext.use_tenant(tenant):
+                try:
+                    chunk = next(iterator)
+                except StopIteration:
+                    return
+            yield chunk
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            with TenantContext.use_tenant(tenant):
+                close()
+
+
+async def _astream(content: AsyncIterator[Any], tenant: Any) -> AsyncIterator[Any]:
+    iterator = aiter(content)
+    try:
+        while True:
+            async with TenantContext.use_tenant(tenant):
+                try:
+                    chunk = await anext(iterator)
+                except StopAsyncIteration:
+                    return
+            yield chunk
+    finally:
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            async with TenantContext.use_tenant(tenant):
+                await aclose()

@@ -1,0 +1,142 @@
+"""Resolvers: which tenant a request is for, from its host or its tenant header.
+
+``OMNITENANT_CONFIG["RESOLVERS"]`` lists them as import strings; the middleware asks
+each in order and the first tenant returned wins. A resolver returns a tenant, None when
+it has no opinion, or raises ``TenantNotFound`` to refuse the request (404).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils.module_loading import import_string
+
+from omnitenant import lookup
+from omnitenant.conf import get_config
+from omnitenant.context import validate_tenant_id
+from omnitenant.exceptions import InvalidTenantId, TenantNotFound
+from omnitenant.hosts import normalize_host
+
+_HOST_ATTR = "_omnitenant_host"
+
+
+def get_request_host(request: HttpRequest) -> str:
+    """The request's host, normalised (``request.get_host()``, so ALLOWED_HOSTS applies).
+
+    Raises ``TenantNotFound`` when the host is allowed but is no valid host name.
+    """
+    host = getattr(request, _HOST_ATTR, None)
+    if host is None:
+        raw = request.get_host()
+        try:
+            host = _normalize(raw)
+        except ValueError as exc:
+            msg = f"Host {raw!r} is not a valid host name."
+            raise TenantNotFound(msg) from exc
+        setattr(request, _HOST_ATTR, host)
+    return host
+
+
+# A pure function of the Host header; bounded, as clients choose what they send.
+_normalize = functools.lru_cache(maxsize=4096)(normalize_host)
+
+
+def is_public_host(host: str) -> bool:
+    """True for a normalised host listed in PUBLIC_HOSTS (served with no tenant)."""
+    return host in get_config().public_hosts
+
+
+def _require_active(tenant: Any, what: str) -> Any:
+    if not getattr(tenant, "is_active", True):
+        msg = f"Tenant {tenant.tenant_id!r} ({what}) is inactive."
+        raise TenantNotFound(msg)
+    return tenant
+
+
+class BaseResolver:
+    """Finds the tenant of a request; subclass it and name it in RESOLVERS.
+
+    ``resolve(request)`` returns the tenant, None when this resolver has no opinion (the
+    next one is asked), or raises ``TenantNotFound`` to refuse the request. It runs on
+    every request: use ``omnitenant.lookup`` so that warm requests make no query.
+    """
+
+    def resolve(self, request: HttpRequest) -> Any:
+        raise NotImplementedError
+
+
+class DomainResolver(BaseResolver):
+    """The tenant owning the request's host as a custom domain (DOMAIN_MODEL)."""
+
+    def resolve(self, request: HttpRequest) -> Any:
+        host = get_request_host(request)
+        if is_public_host(host):
+            return None
+        tenant = lookup.tenant_by_domain(host)
+        return None if tenant is None else _require_active(tenant, f"domain {host!r}")
+
+
+class SubdomainResolver(BaseResolver):
+    """``acme.<BASE_DOMAIN>`` -> tenant ``acme``; only one label deep.
+
+    A label under BASE_DOMAIN that names no active tenant is refused rather than passed
+    on, so such a host never falls through to the header or the public site.
+    """
+
+    def resolve(self, request: HttpRequest) -> Any:
+        base_domain = get_config().base_domain
+        host = get_request_host(request)
+        if not base_domain or is_public_host(host) or not host.endswith("." + base_domain):
+            return None
+        label = host[: -len(base_domain) - 1]
+        if "." in label:
+            return None
+        # A normalised host label is always a well-formed tenant id.
+        tenant = lookup.tenant_by_id(label)
+        if tenant is None:
+            msg = f"No tenant {label!r} for host {host!r}."
+            raise TenantNotFound(msg)
+        return _require_active(tenant, f"host {host!r}")
+
+
+class HeaderResolver(BaseResolver):
+    """The tenant named by the TENANT_HEADER request header, when that setting is set.
+
+    A malformed value is refused before any lookup, so junk never reaches the database.
+    """
+
+    def resolve(self, request: HttpRequest) -> Any:
+        value = get_header_value(request)
+        if value is None:
+            return None
+        try:
+            validate_tenant_id(value)
+        except InvalidTenantId as exc:
+            msg = f"Header {get_config().tenant_header} does not hold a valid tenant id."
+            raise TenantNotFound(msg) from exc
+        tenant = lookup.tenant_by_id(value)
+        if tenant is None:
+            msg = f"No tenant {value!r} named by header {get_config().tenant_header}."
+            raise TenantNotFound(msg)
+        return _require_active(tenant, "header")
+
+
+def get_header_value(request: HttpRequest) -> str | None:
+    """The TENANT_HEADER value sent with the request; None when disabled or absent."""
+    header = get_config().tenant_header
+    if not header:
+        return None
+    return request.headers.get(header)
+
+
+@functools.cache
+def load_resolvers(paths: tuple[str, ...]) -> tuple[BaseResolver, ...]:
+    """Instances of the resolver classes named by ``paths`` (imported once per tuple)."""
+    return tuple(import_string(path)() for path in paths)
+
+
+def get_resolvers() -> tuple[BaseResolver, ...]:
+    """The resolvers configured in OMNITENANT_CONFIG['RESOLVERS'], in order."""
+    return load_resolvers(get_config().resolvers)

@@ -1,0 +1,8 @@
+from importlib.metadata import entry_points
+
+# --- requests: the omnitenant.testing plugin -----------------------------------------------
+# Installed packages load it through their pytest11 entry point; from a plain checkout
+# (not pip-installed) load it here, and never twice.
+if not any(ep.value == "omnitenant.testing" for ep in entry_points(group="pytest11")):
+    pytest_plugins = ["omnitenant.testing"]
+# --- end requests --------------------------------------------------------------------------

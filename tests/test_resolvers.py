@@ -1,0 +1,272 @@
+import pytest
+from django.core.cache import cache
+from django.test import RequestFactory
+
+from omnitenant import lookup
+from omnitenant.exceptions import TenantNotFound
+from omnitenant.middleware import resolve_tenant
+from omnitenant.resolvers import (
+    BaseResolver,
+    DomainResolver,
+    HeaderResolver,
+    SubdomainResolver,
+    get_request_host,
+    load_resolvers,
+)
+from omnitenant.testing import create_tenant_row
+
+pytestmark = pytest.mark.django_db
+
+rf = RequestFactory()
+
+
+@pytest.fixture(autouse=True)
+def fresh_lookups():
+    cache.clear()
+    lookup.invalidate()
+
+
+@pytest.fixture
+def acme():
+    return create_tenant_row("acme", domains=["shop.acme.io"])
+
+
+@pytest.fixture
+def globex():
+    return create_tenant_row("globex", domains=["globex.io"])
+
+
+@pytest.fixture
+def configure(settings):
+    def apply(**overrides):
+        settings.OMNITENANT_CONFIG = {**settings.OMNITENANT_CONFIG, **overrides}
+
+    return apply
+
+
+def request_for(host, **headers):
+    return rf.get("/", headers={"host": host, **headers})
+
+
+class StaticResolver(BaseResolver):
+    """Always answers globex (a custom resolver for the chain-order tests)."""
+
+    def resolve(self, request):
+        return lookup.tenant_by_id("globex")
+
+
+class NoOpinionResolver(BaseResolver):
+    def resolve(self, request):
+        return None
+
+
+# --- hosts ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["shop.acme.io", "SHOP.Acme.IO", "shop.acme.io:8443", "shop.acme.io.", "Shop.Acme.Io.:80"],
+)
+def test_hosts_are_normalised_before_lookup(acme, raw):
+    request = request_for(raw)
+    assert get_request_host(request) == "shop.acme.io"
+    assert DomainResolver().resolve(request) == acme
+
+
+def test_idn_domain_resolves_from_its_punycode_host():
+    tenant = create_tenant_row("buecher", domains=["Bücher.example"])
+    assert DomainResolver().resolve(request_for("xn--bcher-kva.example")) == tenant
+    assert DomainResolver().resolve(request_for("XN--BCHER-KVA.example.:8000")) == tenant
+
+
+def test_host_outside_allowed_hosts_is_refused_by_django(settings, acme):
+    from django.core.exceptions import DisallowedHost
+
+    settings.ALLOWED_HOSTS = [".example.com"]
+    with pytest.raises(DisallowedHost):
+        DomainResolver().resolve(request_for("shop.acme.io"))
+
+
+# --- DomainResolver ---------------------------------------------------------------------
+
+
+def test_domain_resolver_finds_the_domains_tenant_only(acme, globex):
+    assert DomainResolver().resolve(request_for("shop.acme.io")) == acme
+    assert DomainResolver().resolve(request_for("globex.io")) == globex
+    assert DomainResolver().resolve(request_for("unknown.io")) is None
+
+
+def test_domain_resolver_refuses_an_inactive_tenant(acme):
+    acme.is_active = False
+    acme.save()
+    with pytest.raises(TenantNotFound, match="inactive"):
+        DomainResolver().resolve(request_for("shop.acme.io"))
+
+
+def test_domain_resolver_ignores_public_hosts(acme):
+    create_tenant_row("www", domains=["www.example.com"])
+    assert DomainResolver().resolve(request_for("www.example.com")) is None
+
+
+# --- SubdomainResolver ------------------------------------------------------------------
+
+
+def test_subdomain_resolver_maps_one_label_to_a_tenant(acme, globex):
+    assert SubdomainResolver().resolve(request_for("acme.example.com")) == acme
+    assert SubdomainResolver().resolve(request_for("GLOBEX.example.com:8000")) == globex
+
+
+def test_subdomain_resolver_has_no_opinion_on_other_hosts(acme):
+    resolver = SubdomainResolver()
+    assert resolver.resolve(request_for("x.acme.example.com")) is None
+    assert resolver.resolve(request_for("acme.example.org")) is None
+    assert resolver.resolve(request_for("example.com")) is None
+    assert resolver.resolve(request_for("notexample.com")) is None
+
+
+def test_subdomain_resolver_skips_public_hosts():
+    create_tenant_row("www")
+    assert SubdomainResolver().resolve(request_for("www.example.com")) is None
+
+
+def test_subdomain_resolver_refuses_unknown_and_inactive_tenants(acme):
+    create_tenant_row("dormant", is_active=False)
+    with pytest.raises(TenantNotFound, match="No tenant 'nobody'"):
+        SubdomainResolver().resolve(request_for("nobody.example.com"))
+    with pytest.raises(TenantNotFound, match="inactive"):
+        SubdomainResolver().resolve(request_for("dormant.example.com"))
+
+
+@pytest.mark.parametrize(
+    "host", ["-acme.example.com", "acme-.example.com", "a" * 64 + ".example.com"]
+)
+def test_host_that_is_no_valid_host_name_is_refused_without_a_query(
+    acme, host, django_assert_num_queries
+):
+    # Django's own host check lets these through; they can name no tenant.
+    with django_assert_num_queries(0), pytest.raises(TenantNotFound, match="not a valid host"):
+        SubdomainResolver().resolve(request_for(host))
+
+
+def test_subdomain_resolver_is_off_without_base_domain(configure, acme):
+    configure(BASE_DOMAIN=None)
+    assert SubdomainResolver().resolve(request_for("acme.example.com")) is None
+
+
+# --- HeaderResolver ---------------------------------------------------------------------
+
+
+def test_header_resolver_is_off_by_default(acme):
+    assert HeaderResolver().resolve(request_for("api.io", x_tenant_id="acme")) is None
+
+
+def test_header_resolver_reads_the_configured_header(configure, acme, globex):
+    configure(TENANT_HEADER="X-Tenant-ID")
+    assert HeaderResolver().resolve(request_for("api.io", x_tenant_id="globex")) == globex
+    assert HeaderResolver().resolve(request_for("api.io")) is None
+
+
+def test_header_resolver_refuses_unknown_and_inactive_tenants(configure, acme):
+    configure(TENANT_HEADER="X-Tenant-ID")
+    create_tenant_row("dormant", is_active=False)
+    with pytest.raises(TenantNotFound, match="No tenant 'nobody'"):
+        HeaderResolver().resolve(request_for("api.io", x_tenant_id="nobody"))
+    with pytest.raises(TenantNotFound, match="inactive"):
+        HeaderResolver().resolve(request_for("api.io", x_tenant_id="dormant"))
+
+
+@pytest.mark.parametrize(
+    "value", ["acme:x", "*", "a" * 200, "äcme", "ACME", "", " acme", "acme\t", "pg_acme", "-a"]
+)
+def test_malformed_header_is_refused_without_a_query(
+    configure, acme, value, django_assert_num_queries
+):
+    configure(TENANT_HEADER="X-Tenant-ID")
+    lookup.tenant_by_id("acme")  # warm the stamp so that only a lookup could query
+    request = rf.get("/", HTTP_HOST="api.io", HTTP_X_TENANT_ID=value)
+    with django_assert_num_queries(0), pytest.raises(TenantNotFound):
+        HeaderResolver().resolve(request)
+
+
+# --- the chain --------------------------------------------------------------------------
+
+
+def test_custom_domain_wins_over_subdomain():
+    acme = create_tenant_row("acme")
+    globex = create_tenant_row("globex", domains=["acme.example.com"])
+    assert resolve_tenant(request_for("acme.example.com")) == globex
+    assert SubdomainResolver().resolve(request_for("acme.example.com")) == acme
+
+
+def test_host_wins_over_header_and_a_matching_header_is_allowed(configure, acme):
+    configure(TENANT_HEADER="X-Tenant-ID")
+    assert resolve_tenant(request_for("shop.acme.io", x_tenant_id="acme")) == acme
+    assert resolve_tenant(request_for("acme.example.com", x_tenant_id="acme")) == acme
+
+
+def test_header_naming_another_tenant_than_the_host_is_refused(configure, acme, globex):
+    configure(TENANT_HEADER="X-Tenant-ID")
+    for host in ("shop.acme.io", "acme.example.com"):
+        with pytest.raises(TenantNotFound, match="does not name the tenant"):
+            resolve_tenant(request_for(host, x_tenant_id="globex"))
+
+
+def test_header_selects_the_tenant_on_public_and_neutral_hosts(configure, acme, globex):
+    configure(TENANT_HEADER="X-Tenant-ID")
+    assert resolve_tenant(request_for("example.com", x_tenant_id="globex")) == globex
+    assert resolve_tenant(request_for("gateway.internal", x_tenant_id="acme")) == acme
+
+
+def test_public_host_without_header_has_no_tenant(acme):
+    assert resolve_tenant(request_for("example.com")) is None
+    assert resolve_tenant(request_for("WWW.example.com.:443")) is None
+
+
+def test_host_matching_nothing_is_refused(acme):
+    with pytest.raises(TenantNotFound, match=r"No tenant serves host 'gateway\.internal'"):
+        resolve_tenant(request_for("gateway.internal"))
+
+
+def test_header_sent_while_disabled_in_resolvers_is_never_ignored(configure, acme):
+    configure(
+        TENANT_HEADER="X-Tenant-ID",
+        RESOLVERS=["omnitenant.resolvers.DomainResolver"],
+    )
+    with pytest.raises(TenantNotFound):
+        resolve_tenant(request_for("example.com", x_tenant_id="acme"))
+
+
+def test_resolvers_are_asked_in_the_configured_order(configure, acme, globex):
+    configure(
+        RESOLVERS=[
+            "tests.test_resolvers.NoOpinionResolver",
+            "tests.test_resolvers.StaticResolver",
+            "omnitenant.resolvers.DomainResolver",
+        ]
+    )
+    assert resolve_tenant(request_for("shop.acme.io")) == globex
+    configure(
+        RESOLVERS=["omnitenant.resolvers.DomainResolver", "tests.test_resolvers.StaticResolver"]
+    )
+    assert resolve_tenant(request_for("shop.acme.io")) == acme
+    assert resolve_tenant(request_for("elsewhere.io")) == globex
+
+
+def test_inactive_tenant_from_a_custom_resolver_is_refused(configure, globex):
+    configure(RESOLVERS=["tests.test_resolvers.StaticResolver"])
+    globex.is_active = False
+    globex.save()
+    with pytest.raises(TenantNotFound, match="inactive"):
+        resolve_tenant(request_for("elsewhere.io"))
+
+
+def test_resolver_classes_are_imported_once():
+    paths = ("omnitenant.resolvers.DomainResolver", "tests.test_resolvers.StaticResolver")
+    first = load_resolvers(paths)
+    assert first is load_resolvers(paths)
+    assert [type(r) for r in first] == [DomainResolver, StaticResolver]
+
+
+def test_base_resolver_must_be_overridden():
+    with pytest.raises(NotImplementedError):
+        BaseResolver().resolve(request_for("example.com"))

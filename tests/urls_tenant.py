@@ -1,0 +1,7 @@
+"""TENANT_URLCONF for the request tests."""
+
+from django.urls import path
+
+from tests.testapp import views
+
+urlpatterns = [path("whoami/", views.whoami), path("only/", views.tenant_only)]
