@@ -36,3 +36,24 @@ test: lint services ## ruff, then the whole suite on Python 3.11/Django 5.2 (and
 
 test-py312: .venv312/.installed services ## The suite on Python 3.12 with Django 6.x
 	.venv312/bin/pytest -q
+
+# --- sample site (issue 8) -------------------------------------------------------------------
+PORT ?= 8000
+
+.PHONY: demo browser
+
+demo: $(VENV)/.installed ## Run the sample site on SQLite at http://localhost:8000 (PORT=8001 make demo)
+	cd sample_site && $(abspath $(VENV))/bin/python manage.py demo_setup
+	@echo ""
+	@echo "  public site  http://localhost:$(PORT)/   (tenants, Django admin at /admin/)"
+	@echo "  acme         http://acme.localhost:$(PORT)/"
+	@echo "  globex       http://globex.localhost:$(PORT)/"
+	@echo ""
+	cd sample_site && $(abspath $(VENV))/bin/python manage.py runserver 127.0.0.1:$(PORT)
+
+browser: ## Make sure headless Chromium and chromedriver are installed (for the browser test)
+	bash scripts/browser.sh
+
+# The browser test needs Chromium: `make test` installs it first where it can.
+test: browser
+test-py312: browser
