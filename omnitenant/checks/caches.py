@@ -1,0 +1,39 @@
+"""System checks for the cache patch settings (omnitenant.E020-E029)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, register
+
+from omnitenant.conf import user_config
+
+
+@register(Tags.caches)
+def check_cache_isolation_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E020-E021: TENANT_ISOLATION in CACHES and CACHE_STRICT are booleans."""
+    messages: list[CheckMessage] = []
+    caches = getattr(settings, "CACHES", None) or {}
+    for alias, params in caches.items():
+        value = params.get("TENANT_ISOLATION", True) if isinstance(params, dict) else True
+        if not isinstance(value, bool):
+            messages.append(
+                Error(
+                    f"CACHES[{alias!r}]['TENANT_ISOLATION'] = {value!r} is not a boolean.",
+                    hint="Use False for a cache shared by all tenants, or remove the key "
+                    "(tenant isolation is on by default).",
+                    id="omnitenant.E020",
+                )
+            )
+    strict = user_config().get("CACHE_STRICT", False)
+    if not isinstance(strict, bool):
+        messages.append(
+            Error(
+                f"OMNITENANT_CONFIG['CACHE_STRICT'] = {strict!r} is not a boolean.",
+                hint="Set OMNITENANT_CONFIG['CACHE_STRICT'] to True (cache use with no tenant "
+                "raises NoTenantActive) or False.",
+                id="omnitenant.E021",
+            )
+        )
+    return messages

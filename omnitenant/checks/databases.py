@@ -1,0 +1,101 @@
+"""System checks for database isolation (omnitenant.E040-E049 / W040-W049)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+
+from omnitenant.conf import user_config
+
+SCHEMA_ENGINE = "django_tenants.postgresql_backend"
+_DATABASE_TEMPLATE_KEYS = ("ENGINE", "NAME")
+
+
+def _app_list_errors(setting: str, value: object, error_id: str) -> list[CheckMessage]:
+    if value is None and setting == "SHARED_APPS":
+        return []
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        return [
+            Error(
+                f"OMNITENANT_CONFIG[{setting!r}] = {value!r} is not a list of app labels.",
+                hint=f"Set OMNITENANT_CONFIG[{setting!r}] to a list such as ['notes', 'billing'].",
+                id=error_id,
+            )
+        ]
+    installed = {config.label for config in apps.get_app_configs()} | {
+        config.name for config in apps.get_app_configs()
+    }
+    return [
+        Error(
+            f"OMNITENANT_CONFIG[{setting!r}] names {entry!r}, which is not an installed app.",
+            hint="Use the label (or dotted name) of an app in INSTALLED_APPS.",
+            id=error_id,
+        )
+        for entry in value
+        if entry not in installed
+    ]
+
+
+@register(Tags.database)
+def check_database_isolation(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E040-E043, W040-W041: the tenant/shared app split and the database settings it needs."""
+    from omnitenant.routers import is_shared_app
+
+    raw = user_config()
+    messages = _app_list_errors("TENANT_APPS", raw.get("TENANT_APPS", ()), "omnitenant.E040")
+    messages += _app_list_errors("SHARED_APPS", raw.get("SHARED_APPS"), "omnitenant.E041")
+    if messages:
+        return messages
+    for setting in ("TENANT_MODEL", "DOMAIN_MODEL"):
+        value = raw.get(setting)
+        if isinstance(value, str) and "." in value:
+            label = value.split(".", 1)[0]
+            if not is_shared_app(label):
+                messages.append(
+                    Error(
+                        f"{setting} {value!r} belongs to app {label!r}, which is a tenant app: "
+                        "tenants must be found before any tenant is active.",
+                        hint=f"Remove {label!r} from OMNITENANT_CONFIG['TENANT_APPS'] (or add "
+                        "it to OMNITENANT_CONFIG['SHARED_APPS'] too).",
+                        id="omnitenant.E042",
+                    )
+                )
+    template = raw.get("TENANT_DATABASE")
+    if template is not None and not (
+        isinstance(template, dict) and all(template.get(key) for key in _DATABASE_TEMPLATE_KEYS)
+    ):
+        messages.append(
+            Error(
+                "OMNITENANT_CONFIG['TENANT_DATABASE'] must be a DATABASES entry with ENGINE "
+                "and NAME.",
+                hint="E.g. {'ENGINE': 'django.db.backends.sqlite3', 'NAME': "
+                "'tenants/{tenant_id}.sqlite3'}; strings may use {tenant_id} and {db_alias}.",
+                id="omnitenant.E043",
+            )
+        )
+    engine = (getattr(settings, "DATABASES", None) or {}).get("default", {}).get("ENGINE")
+    if engine == "django.db.backends.postgresql":
+        messages.append(
+            Warning(
+                "The default database is PostgreSQL without django-tenants' backend: tenants "
+                "with isolation_type='schema' (the default) cannot be activated for tenant "
+                "models.",
+                hint=f"Set DATABASES['default']['ENGINE'] = {SCHEMA_ENGINE!r}, or use only "
+                "isolation_type='database' tenants.",
+                id="omnitenant.W040",
+            )
+        )
+    if engine == SCHEMA_ENGINE and not getattr(settings, "TENANT_LIMIT_SET_CALLS", False):
+        messages.append(
+            Warning(
+                "TENANT_LIMIT_SET_CALLS is not True: django-tenants sends SET search_path "
+                "before every cursor, one extra round-trip per query.",
+                hint="Set TENANT_LIMIT_SET_CALLS = True: omnitenant switches the schema "
+                "whenever the tenant changes.",
+                id="omnitenant.W041",
+            )
+        )
+    return messages

@@ -1,0 +1,205 @@
+"""System checks for OMNITENANT_CONFIG and the settings every part relies on (E001-E013, W001)."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+
+from omnitenant.conf import DEFAULTS, get_config, user_config
+from omnitenant.hosts import is_valid_hostname
+
+MIDDLEWARE_PATH = "omnitenant.middleware.TenantMiddleware"
+ROUTER_PATH = "omnitenant.routers.TenantRouter"
+
+# RFC 7230 token characters; Django exposes such a header as HTTP_<NAME> in request.META.
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+
+
+@register(Tags.compatibility)
+def check_config_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """W001: keys in OMNITENANT_CONFIG that omnitenant does not know (likely typos)."""
+    raw = getattr(settings, "OMNITENANT_CONFIG", None)
+    if raw is None:
+        return [
+            Error(
+                "OMNITENANT_CONFIG is not set.",
+                hint="Add OMNITENANT_CONFIG = {'TENANT_MODEL': ..., 'DOMAIN_MODEL': ...} "
+                "to your settings (see the README).",
+                id="omnitenant.E012",
+            )
+        ]
+    if not isinstance(raw, dict):
+        return [
+            Error(
+                f"OMNITENANT_CONFIG must be a dict, not {type(raw).__name__}.",
+                hint="Set OMNITENANT_CONFIG = {...} with the keys listed in the README.",
+                id="omnitenant.E012",
+            )
+        ]
+    messages: list[CheckMessage] = []
+    for key in sorted(set(raw) - set(DEFAULTS)):
+        close = difflib.get_close_matches(key, DEFAULTS, n=1)
+        hint = f"Did you mean {close[0]!r}?" if close else "Remove it; the README lists the keys."
+        messages.append(
+            Warning(f"Unknown OMNITENANT_CONFIG key {key!r}.", hint=hint, id="omnitenant.W001")
+        )
+    return messages
+
+
+def _check_model(setting: str, base_path: str, ids: tuple[str, str]) -> list[CheckMessage]:
+    value = user_config().get(setting)
+    missing_id, base_id = ids
+    if not value:
+        return [
+            Error(
+                f"OMNITENANT_CONFIG[{setting!r}] is not set.",
+                hint=f"Set OMNITENANT_CONFIG[{setting!r}] to the 'app_label.ModelName' of a "
+                f"model subclassing {base_path}.",
+                id=missing_id,
+            )
+        ]
+    try:
+        model = apps.get_model(value, require_ready=False)
+    except (ValueError, LookupError):
+        return [
+            Error(
+                f"OMNITENANT_CONFIG[{setting!r}] = {value!r} does not name an installed model.",
+                hint=f"Set OMNITENANT_CONFIG[{setting!r}] to 'app_label.ModelName' (e.g. "
+                "'customers.Tenant') and add that app to INSTALLED_APPS.",
+                id=missing_id,
+            )
+        ]
+    from omnitenant import models as base_models
+
+    base = getattr(base_models, base_path.rsplit(".", 1)[1])
+    if not issubclass(model, base):
+        return [
+            Error(
+                f"{value} does not subclass {base_path}.",
+                hint=f"Make {model.__name__} inherit from {base_path}.",
+                id=base_id,
+            )
+        ]
+    return []
+
+
+@register(Tags.models)
+def check_models(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E001-E004: TENANT_MODEL and DOMAIN_MODEL exist and subclass the bases."""
+    return _check_model(
+        "TENANT_MODEL", "omnitenant.models.BaseTenant", ("omnitenant.E001", "omnitenant.E003")
+    ) + _check_model(
+        "DOMAIN_MODEL", "omnitenant.models.BaseDomain", ("omnitenant.E002", "omnitenant.E004")
+    )
+
+
+@register(Tags.compatibility)
+def check_middleware_and_router(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E005-E007: TenantMiddleware installed first, TenantRouter installed."""
+    messages: list[CheckMessage] = []
+    middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
+    if MIDDLEWARE_PATH not in middleware:
+        messages.append(
+            Error(
+                f"{MIDDLEWARE_PATH} is not in MIDDLEWARE.",
+                hint=f"Add {MIDDLEWARE_PATH!r} as the first entry of MIDDLEWARE.",
+                id="omnitenant.E005",
+            )
+        )
+    elif middleware[0] != MIDDLEWARE_PATH:
+        messages.append(
+            Error(
+                f"{MIDDLEWARE_PATH} is not the first entry of MIDDLEWARE.",
+                hint="Move it to the top: middleware above it (e.g. UpdateCacheMiddleware, "
+                "sessions) would run with no tenant and share data between tenants.",
+                id="omnitenant.E006",
+            )
+        )
+    if ROUTER_PATH not in list(getattr(settings, "DATABASE_ROUTERS", None) or []):
+        messages.append(
+            Error(
+                f"{ROUTER_PATH} is not in DATABASE_ROUTERS.",
+                hint=f"Add {ROUTER_PATH!r} to DATABASE_ROUTERS.",
+                id="omnitenant.E007",
+            )
+        )
+    return messages
+
+
+@register(Tags.caches)
+def check_cache_patch(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E008: the cache patch is enabled but there is no default cache to patch."""
+    raw_patches = user_config().get("PATCHES", {})
+    if not isinstance(raw_patches, dict) or not all(
+        isinstance(value, bool) for value in raw_patches.values()
+    ):
+        return [
+            Error(
+                f"OMNITENANT_CONFIG['PATCHES'] = {raw_patches!r} is not a dict of booleans.",
+                hint="Use e.g. 'PATCHES': {'cache': True}.",
+                id="omnitenant.E013",
+            )
+        ]
+    caches = getattr(settings, "CACHES", None) or {}
+    if get_config().patches.get("cache") and "default" not in caches:
+        return [
+            Error(
+                "The cache patch is enabled but CACHES has no 'default' alias.",
+                hint="Define CACHES['default'], or set OMNITENANT_CONFIG['PATCHES'] = "
+                "{'cache': False}.",
+                id="omnitenant.E008",
+            )
+        ]
+    return []
+
+
+def _host_error(setting: str, value: object, example: str) -> Error:
+    return Error(
+        f"OMNITENANT_CONFIG[{setting!r}] = {value!r} is not a valid host name.",
+        hint=f"Use a bare lower-case host such as {example!r}: no scheme, port, path, "
+        "wildcard or trailing dot.",
+        id="omnitenant.E009" if setting == "BASE_DOMAIN" else "omnitenant.E010",
+    )
+
+
+@register(Tags.compatibility)
+def check_hosts_and_header(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E009-E011: BASE_DOMAIN, PUBLIC_HOSTS and TENANT_HEADER are well-formed."""
+    raw = user_config()
+    messages: list[CheckMessage] = []
+    base_domain = raw.get("BASE_DOMAIN")
+    if base_domain is not None and not (
+        isinstance(base_domain, str) and is_valid_hostname(base_domain)
+    ):
+        messages.append(_host_error("BASE_DOMAIN", base_domain, "example.com"))
+    public_hosts = raw.get("PUBLIC_HOSTS", ())
+    if isinstance(public_hosts, str) or not isinstance(public_hosts, (list, tuple)):
+        messages.append(
+            Error(
+                f"OMNITENANT_CONFIG['PUBLIC_HOSTS'] = {public_hosts!r} is not a list.",
+                hint="Use a list of host names, e.g. ['example.com', 'www.example.com'].",
+                id="omnitenant.E010",
+            )
+        )
+    else:
+        messages.extend(
+            _host_error("PUBLIC_HOSTS", host, "www.example.com")
+            for host in public_hosts
+            if not (isinstance(host, str) and is_valid_hostname(host))
+        )
+    header = raw.get("TENANT_HEADER")
+    if header is not None and not (isinstance(header, str) and _HEADER_NAME.fullmatch(header)):
+        messages.append(
+            Error(
+                f"OMNITENANT_CONFIG['TENANT_HEADER'] = {header!r} is not a valid HTTP header name.",
+                hint="Use a header name such as 'X-Tenant-ID', or None to disable header "
+                "resolution.",
+                id="omnitenant.E011",
+            )
+        )
+    return messages
