@@ -1,4 +1,4 @@
-"""The omnitenant AppConfig: registers the system checks and applies the enabled patches."""
+"""The omnitenant AppConfig: registers the checks and connects every part to TenantContext."""
 
 from __future__ import annotations
 
@@ -18,27 +18,24 @@ class OmnitenantConfig(AppConfig):
             checks,  # noqa: F401 - registers the system checks
             lookup,
         )
+        from omnitenant.conf import get_config
+        from omnitenant.context import TenantContext
+        from omnitenant.isolation import schema
 
         # With TENANT_MODEL/DOMAIN_MODEL unusable there is nothing to watch;
         # the omnitenant.E001/E002 checks tell the user what to fix.
         with contextlib.suppress(LookupError, ValueError):
             lookup.connect_invalidation()
 
-        # database isolation: each thread's connection follows the active tenant's schema.
-        from omnitenant.context import TenantContext
-        from omnitenant.isolation import schema
-
+        # Each thread's connection follows the active tenant's schema.
         TenantContext.subscribe(schema.on_tenant_change)
-
-        # --- cache patch (issue 3) ---
-        from omnitenant.conf import get_config
 
         if get_config().patches.get("cache"):
             from omnitenant.patches.cache import patch_django_cache
 
             patch_django_cache()
 
-        # Celery: the tenant travels in the headers of every task message sent.
+        # The tenant travels in the headers of every task message sent.
         if importlib.util.find_spec("celery") is not None:
             from omnitenant.celery import connect_celery
 
