@@ -111,3 +111,26 @@ def test_checks_are_registered():
     with with_config(RESOLVERS=["nowhere.Resolver"]):
         ids = [message.id for message in run_checks()]
     assert "omnitenant.E031" in ids
+
+
+def test_resolution_cache_alias_must_be_in_caches():
+    from omnitenant.checks import check_resolution_cache_alias
+
+    assert check_resolution_cache_alias() == []
+    with with_config(RESOLUTION_CACHE_ALIAS="stamps"):
+        message = only(check_resolution_cache_alias())
+    assert message.id == "omnitenant.E034"
+    assert message.msg == "OMNITENANT_CONFIG['RESOLUTION_CACHE_ALIAS'] = 'stamps' is not in CACHES."
+
+
+def test_per_process_resolution_cache_warns_on_deploy_only():
+    from django.core.checks import run_checks
+
+    from omnitenant.checks import check_resolution_cache_is_shared
+
+    message = only(check_resolution_cache_is_shared())  # tests run on locmem
+    assert message.id == "omnitenant.W031"
+    assert "RESOLUTION_CACHE_TTL" in message.msg
+    assert "W031" not in {m.id for m in run_checks(include_deployment_checks=False)}
+    with with_config(RESOLUTION_CACHE_ALIAS="redis"):
+        assert check_resolution_cache_is_shared() == []

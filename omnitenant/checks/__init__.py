@@ -8,7 +8,11 @@ from omnitenant.checks.caches import check_cache_isolation_settings
 from omnitenant.checks.celery import check_celery
 from omnitenant.checks.commands import check_commands_not_shadowed
 from omnitenant.checks.databases import check_database_isolation
-from omnitenant.checks.requests import check_resolvers
+from omnitenant.checks.requests import (
+    check_resolution_cache_alias,
+    check_resolution_cache_is_shared,
+    check_resolvers,
+)
 from omnitenant.checks.settings import (
     check_cache_patch,
     check_config_keys,
@@ -27,5 +31,7 @@ __all__ = [
     "check_hosts_and_header",
     "check_middleware_and_router",
     "check_models",
+    "check_resolution_cache_alias",
+    "check_resolution_cache_is_shared",
     "check_resolvers",
 ]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from omnitenant.conf import DEFAULTS, user_config
+from omnitenant.conf import DEFAULTS, get_config, user_config
 
 
 def _check_urlconf(raw: dict[str, Any], setting: str) -> CheckMessage | None:
@@ -100,3 +101,44 @@ def check_resolvers(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
             )
         )
     return messages
+
+
+_PER_PROCESS_BACKENDS = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+
+
+@register(Tags.caches)
+def check_resolution_cache_alias(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E034: RESOLUTION_CACHE_ALIAS names a configured cache."""
+    alias = get_config().resolution_cache_alias
+    if alias not in (getattr(settings, "CACHES", None) or {}):
+        return [
+            Error(
+                f"OMNITENANT_CONFIG['RESOLUTION_CACHE_ALIAS'] = {alias!r} is not in CACHES.",
+                hint="Name a CACHES alias shared by all processes (e.g. Redis), where "
+                "omnitenant keeps the version stamp of tenant and domain changes.",
+                id="omnitenant.E034",
+            )
+        ]
+    return []
+
+
+@register(Tags.caches, deploy=True)
+def check_resolution_cache_is_shared(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """W031 (check --deploy): the lookup version stamp lives in a per-process cache."""
+    alias = get_config().resolution_cache_alias
+    backend = ((getattr(settings, "CACHES", None) or {}).get(alias) or {}).get("BACKEND")
+    if backend in _PER_PROCESS_BACKENDS:
+        return [
+            Warning(
+                f"CACHES[{alias!r}] ({backend.rsplit('.', 1)[-1]}) is not shared between "
+                "processes: a tenant or domain saved in one process reaches the others only "
+                "after RESOLUTION_CACHE_TTL.",
+                hint="Point OMNITENANT_CONFIG['RESOLUTION_CACHE_ALIAS'] at a cache all "
+                "processes share (Redis, memcached, database or file).",
+                id="omnitenant.W031",
+            )
+        ]
+    return []
