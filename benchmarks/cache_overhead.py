@@ -123,7 +123,9 @@ def added_work(plain_handler):
 def main():
     patch_django_cache()
     plain_handler = CacheHandler()
-    tenant = SimpleNamespace(tenant_id="acme")
+    # Shaped like a BaseTenant row: a tenant model always has cache_alias (None here), and a
+    # missing attribute would make every routing getattr() pay for an AttributeError.
+    tenant = SimpleNamespace(tenant_id="acme", cache_alias=None)
     rows = []
     with TenantContext.use_tenant(tenant):
         for name in BACKENDS:
