@@ -39,6 +39,7 @@ EXCLUDED = {
     "cache.tests.LocMemCacheTests.test_lru_get": _SHARED_STORE,
     "cache.tests.LocMemCacheTests.test_zero_cull": _SHARED_STORE,
     "cache.tests.LocMemCacheTests.test_lru_incr": _SHARED_STORE,
+    "cache.tests.LocMemCacheTests.test_lru_set": _SHARED_STORE,
     "cache.tests.FileBasedCacheTests.test_cull": _GENERATION_FILE,
     "cache.tests.FileBasedCachePathLibTests.test_cull": _GENERATION_FILE,
 }
