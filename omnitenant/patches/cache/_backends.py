@@ -7,10 +7,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.core.cache.backends.base import BaseCache, default_key_func
+from django.core.cache.backends.base import MEMCACHE_MAX_KEY_LENGTH, BaseCache, default_key_func
 from django.core.cache.backends.db import DatabaseCache
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.memcached import BaseMemcachedCache
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 
 from omnitenant.context import _current
@@ -30,6 +31,9 @@ except ImportError:  # django-redis is optional
 _BATCH = 500
 _GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
 _tenant_classes: dict[type, type] = {}
+# The characters django.core.cache.backends.base.memcache_key_warnings objects to.
+_UNUSUAL_KEY_CHAR = re.compile(r"[\x00-\x20\x7f]")
+_DJANGO_VALIDATE_KEY = (BaseCache.validate_key, BaseMemcachedCache.validate_key)
 
 
 class TenantCacheMixin:
@@ -70,15 +74,34 @@ class TenantCacheMixin:
         return await sync_to_async(self.clear, thread_sensitive=True)()
 
 
+def _quick_validate_key(django_validate_key: Any) -> Any:
+    # Django checks every character of every key in a Python loop, and the tenant segment
+    # makes each key longer. One regex search finds exactly the keys that loop would flag;
+    # only those go through Django's own method, which warns or raises as it always does.
+    def validate_key(self: BaseCache, key: Any) -> None:
+        if (
+            not isinstance(key, str)
+            or len(key) > MEMCACHE_MAX_KEY_LENGTH
+            or _UNUSUAL_KEY_CHAR.search(key)
+        ):
+            django_validate_key(self, key)
+
+    return validate_key
+
+
 def tenant_class(cls: type) -> type:
     """The tenant-aware subclass of a backend class (made once per class)."""
     if issubclass(cls, TenantCacheMixin):
         return cls
     if cls not in _tenant_classes:
+        namespace: dict[str, Any] = {
+            "__module__": __name__,
+            "__doc__": f"{cls.__name__}, tenant-aware.",
+        }
+        if cls.validate_key in _DJANGO_VALIDATE_KEY:  # a backend's own check is left alone
+            namespace["validate_key"] = _quick_validate_key(cls.validate_key)
         _tenant_classes[cls] = type(
-            f"TenantAware{cls.__name__}",
-            (TenantCacheMixin, cls),
-            {"__module__": __name__, "__doc__": f"{cls.__name__}, tenant-aware."},
+            f"TenantAware{cls.__name__}", (TenantCacheMixin, cls), namespace
         )
     return _tenant_classes[cls]
 

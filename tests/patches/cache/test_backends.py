@@ -1,7 +1,11 @@
 """One behaviour suite, run on all six backends against their real servers."""
 
+import warnings
+
 import pytest
 from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache, CacheKeyWarning, InvalidCacheKey
+from django.core.cache.backends.memcached import BaseMemcachedCache
 
 from omnitenant import TenantContext
 from tests.patches.cache.conftest import BACKENDS, LISTING, _backend_param
@@ -241,3 +245,40 @@ def test_caches_returns_a_cache_object_per_alias(alias, acme):
         assert hasattr(backend, "get")
         assert caches[alias] is backend
         assert caches["default"] is not backend
+
+
+def _django_verdict(validate, key):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            validate(key)
+        except InvalidCacheKey as exc:
+            return ("raised", str(exc))
+    return ("warned", [str(w.message) for w in caught])
+
+
+@pytest.mark.parametrize(
+    "key", ["fine-key", "with space", "tab\tkey", "del\x7fkey", "x" * 260, "ünïcode"]
+)
+def test_key_validation_is_djangos(backend, acme, key):
+    django_class = type(backend).__bases__[1]  # TenantAware<Backend>(TenantCacheMixin, Backend)
+    with use(acme):
+        made = backend.make_key(key)
+        ours = _django_verdict(backend.validate_key, made)
+        theirs = _django_verdict(lambda k: django_class.validate_key(backend, k), made)
+    assert ours == theirs
+    if (
+        key != "fine-key"
+        and key != "ünïcode"
+        and django_class.validate_key
+        in (
+            BaseCache.validate_key,
+            BaseMemcachedCache.validate_key,
+        )
+    ):
+        assert ours != ("warned", [])  # the check really ran
+
+
+def test_bad_key_still_warns_through_an_operation(acme):
+    with use(acme), pytest.warns(CacheKeyWarning, match="key with space"):
+        caches["locmem"].set("key with space", 1)
