@@ -150,6 +150,10 @@ class _TenantScope:
 
     def __call__(self, func: F) -> F:
         tenant = self._tenant
+        if inspect.isgeneratorfunction(func):
+            return _wrap_generator(func, tenant)  # type: ignore[return-value]
+        if inspect.isasyncgenfunction(func):
+            return _wrap_async_generator(func, tenant)  # type: ignore[return-value]
         if inspect.iscoroutinefunction(func):
 
             @functools.wraps(func)
@@ -165,6 +169,50 @@ class _TenantScope:
                 return func(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
+
+
+# A context variable set across a ``yield`` would stay set in the consumer, so decorated
+# generators run each step inside the tenant, which is inactive between steps.
+
+
+def _wrap_generator(func: Callable[..., Any], tenant: Any) -> Callable[..., Any]:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        generator = func(*args, **kwargs)
+        sent = None
+        try:
+            while True:
+                with _TenantScope(tenant):
+                    try:
+                        value = generator.send(sent)
+                    except StopIteration as stop:
+                        return stop.value
+                sent = yield value
+        finally:
+            with _TenantScope(tenant):
+                generator.close()
+
+    return wrapper
+
+
+def _wrap_async_generator(func: Callable[..., Any], tenant: Any) -> Callable[..., Any]:
+    @functools.wraps(func)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        generator = func(*args, **kwargs)
+        sent = None
+        try:
+            while True:
+                async with _TenantScope(tenant):
+                    try:
+                        value = await generator.asend(sent)
+                    except StopAsyncIteration:
+                        return
+                sent = yield value
+        finally:
+            async with _TenantScope(tenant):
+                await generator.aclose()
+
+    return wrapper
 
 
 class TenantContext:

@@ -65,10 +65,14 @@ class _ResolutionCache:
             if entry is not None and entry[1] > now:
                 self._entries.move_to_end(key)
                 return entry[0]
+        stamp_before_load = self._stamp
         value = load()
         config = get_config()
         ttl = config.resolution_cache_ttl if value is not None else NEGATIVE_TTL
         with self._lock:
+            if self._stamp is not stamp_before_load:
+                # A change was seen while this row was being read: it may be the old row.
+                return value
             self._entries[key] = (value, now + min(ttl, config.resolution_cache_ttl))
             self._entries.move_to_end(key)
             while len(self._entries) > config.resolution_cache_size:

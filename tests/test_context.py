@@ -318,3 +318,54 @@ async def test_thread_pool_executor_with_run_in_executor():
     with TenantThreadPoolExecutor(max_workers=2) as pool:
         async with TenantContext.use_tenant(ACME):
             assert await loop.run_in_executor(pool, current_id) == "acme"
+
+
+def test_decorator_on_generator_runs_each_step_inside_the_tenant():
+    @TenantContext.use_tenant(ACME)
+    def rows():
+        for index in range(3):
+            received = yield (index, current_id())
+            assert received is None or received == "ping"
+
+    with TenantContext.use_tenant(GLOBEX):
+        produced = rows()
+        seen = []
+        for item in produced:
+            seen.append(item)
+            assert current_id() == "globex"  # never leaks into the consumer between steps
+    assert seen == [(0, "acme"), (1, "acme"), (2, "acme")]
+    assert TenantContext.get_tenant() is None
+
+
+def test_decorated_generator_closed_early_restores_the_consumer():
+    closed_in = []
+
+    @TenantContext.use_tenant(ACME)
+    def rows():
+        try:
+            yield 1
+            yield 2
+        finally:
+            closed_in.append(current_id())
+
+    with TenantContext.use_tenant(GLOBEX):
+        produced = rows()
+        assert next(produced) == 1
+        produced.close()
+        assert current_id() == "globex"
+    assert closed_in == ["acme"]
+
+
+async def test_decorator_on_async_generator_runs_each_step_inside_the_tenant():
+    @TenantContext.use_tenant(ACME)
+    async def rows():
+        for index in range(3):
+            await asyncio.sleep(0)
+            yield (index, current_id())
+
+    seen = []
+    async with TenantContext.use_tenant(GLOBEX):
+        async for item in rows():
+            seen.append(item)
+            assert current_id() == "globex"
+    assert seen == [(0, "acme"), (1, "acme"), (2, "acme")]

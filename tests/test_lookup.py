@@ -102,3 +102,21 @@ def test_a_block_inside_a_tenant_reads_the_shared_stamp():
     cache.set(lookup.STAMP_KEY, "bumped-elsewhere", None)
     with TenantContext.use_tenant(acme), lookup.stamp_read_once():
         assert lookup.tenant_by_id("acme").name == "Acme Corp"
+
+
+def test_row_read_while_a_change_lands_is_not_cached():
+    acme = Tenant.objects.create(tenant_id="acme", name="Acme")
+    globex = Tenant.objects.create(tenant_id="globex", name="Globex")
+    domain = Domain.objects.create(domain="shop.example.org", tenant=acme)
+    lookup.tenant_by_domain("warm.example.org")  # the stamp is known before the race
+
+    def slow_old_read():
+        # This thread read the old row; meanwhile another process moved the domain and
+        # bumped the stamp, and a second thread here saw the new stamp.
+        Domain.objects.filter(pk=domain.pk).update(tenant=globex)
+        cache.set(lookup.STAMP_KEY, "moved-elsewhere", None)
+        lookup._cache.check_stamp()
+        return acme
+
+    assert lookup._cache.get(("domain", "shop.example.org"), slow_old_read) == acme
+    assert lookup.tenant_by_domain("shop.example.org") == globex
