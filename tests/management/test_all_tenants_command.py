@@ -270,3 +270,13 @@ def test_command_line_exit_status_and_messages(tenants, capsys):
     assert capsys.readouterr().err.startswith(
         "Unknown command: 'show_tenantt'. Did you mean show_tenant?"
     )
+
+
+def test_a_wrapped_tenant_option_is_refused_before_any_tenant_runs(tenants, record):
+    with pytest.raises(
+        CommandError, match="runs tenant_report once per tenant; drop --tenant globex"
+    ):
+        run("tenant_report", "quarterly", "--tenant", "globex")
+    with pytest.raises(CommandError, match="drop --tenant acme"):
+        run("tenant_report", "quarterly", "--tenant=acme")
+    assert record() == []

@@ -14,6 +14,7 @@ from django.db import connections
 
 from omnitenant.lookup import get_tenant_model
 from omnitenant.management.base import get_tenant_or_error
+from omnitenant.management.commands.tenant_command import split_tenant_options
 from omnitenant.management.runner import TenantOutcome, run_in_process, run_in_workers
 from omnitenant.management.wrapping import fetch_command, wants_help
 
@@ -143,6 +144,14 @@ class Command(BaseCommand):
             return
         # Arguments the command would refuse are refused once, before any tenant runs.
         command.create_parser("", name).parse_args(args)
+        # A --tenant passed through would make every run use that one tenant.
+        wrapped_tenant, _, _ = split_tenant_options(args)
+        if wrapped_tenant is not None:
+            msg = (
+                f"all_tenants_command runs {name} once per tenant; drop --tenant "
+                f"{wrapped_tenant} (choose tenants with --tenants / --exclude)."
+            )
+            raise CommandError(msg)
         jobs = self._jobs(options["jobs"])
         tenants = self._select(options)
         if not tenants:
