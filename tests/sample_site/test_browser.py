@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
@@ -50,6 +51,12 @@ def browser():
         shutil.rmtree(profile, ignore_errors=True)
 
 
+def wait(driver, seconds):
+    # A form post reloads the page: elements found just before the reload go stale while
+    # the wait reads them, so a stale element means "not yet", not a failure.
+    return WebDriverWait(driver, seconds, ignored_exceptions=(StaleElementReferenceException,))
+
+
 def screenshot(driver, site, name):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{site.variant}-{name}.png"
@@ -71,7 +78,7 @@ def test_public_site_links_to_the_tenants(browser, site):
     assert browser.find_element(By.TAG_NAME, "h1").text == "omnitenant sample site"
     screenshot(browser, site, "public")
     browser.find_element(By.LINK_TEXT, site.url("acme.localhost")).click()
-    WebDriverWait(browser, 10).until(expected_conditions.url_to_be(site.url("acme.localhost")))
+    wait(browser, 10).until(expected_conditions.url_to_be(site.url("acme.localhost")))
     assert browser.find_element(By.TAG_NAME, "h1").text == "Acme Corporation"
 
 
@@ -80,7 +87,7 @@ def test_note_created_in_acme_shows_in_acme_not_in_globex(browser, site):
     browser.get(site.url("acme.localhost"))
     browser.find_element(By.ID, "note-text").send_keys(text)
     browser.find_element(By.ID, "add-note").click()
-    WebDriverWait(browser, 10).until(lambda driver: any(text in n for n in notes(driver)))
+    wait(browser, 10).until(lambda driver: any(text in n for n in notes(driver)))
     screenshot(browser, site, "acme-note-created")
 
     browser.get(site.url("globex.localhost"))
@@ -111,7 +118,7 @@ def test_task_button_updates_the_page(browser, site):
     browser.get(site.url("acme.localhost"))
     count = len(notes(browser))
     browser.find_element(By.ID, "recount").click()
-    result = WebDriverWait(browser, 30).until(
+    result = wait(browser, 30).until(
         lambda driver: re.fullmatch(
             r"(\d+) notes counted at \d\d:\d\d:\d\d",
             driver.find_element(By.ID, "recount-result").text,
