@@ -35,12 +35,15 @@ class TenantLike(Protocol):
 Subscriber = Callable[[Any], None]
 
 _current: ContextVar[Any] = ContextVar("omnitenant_tenant", default=None)
-_subscribers: list[Subscriber] = []
+# Replaced, never mutated: a change made while subscribers are being told waits for the next.
+_subscribers: tuple[Subscriber, ...] = ()
 # What each entered scope must restore, per context: a scope object shared by concurrent
 # tasks (e.g. a module-level ``use_tenant(acme)``) then still restores each task's own tenant.
-_entered: ContextVar[tuple[tuple[Token[Any], Any], ...]] = ContextVar(
-    "omnitenant_entered", default=()
-)
+# A linked list, (innermost frame, outer list), so entering and leaving copy nothing.
+_entered: ContextVar[Any] = ContextVar("omnitenant_entered", default=None)
+# Tenant ids already found valid (bounded: any object with a tenant_id can be activated).
+_valid_ids: set[str] = set()
+_MAX_VALID_IDS = 65536
 
 
 def validate_tenant_id(value: object) -> str:
@@ -55,24 +58,30 @@ def validate_tenant_id(value: object) -> str:
 
 
 def _validate_tenant(tenant: object) -> None:
+    tenant_id = getattr(tenant, "tenant_id", None)
+    if type(tenant_id) is str and tenant_id in _valid_ids:
+        return
     if not hasattr(tenant, "tenant_id"):
         msg = (
             f"Cannot activate {tenant!r}: it has no tenant_id attribute. "
             "Pass a tenant model instance (or any object with a tenant_id), or None for no tenant."
         )
         raise InvalidTenantId(msg)
-    validate_tenant_id(tenant.tenant_id)
+    validate_tenant_id(tenant_id)
+    if len(_valid_ids) >= _MAX_VALID_IDS:
+        _valid_ids.clear()
+    _valid_ids.add(tenant_id)
 
 
 def _notify(tenant: Any) -> None:
-    for subscriber in tuple(_subscribers):
+    for subscriber in _subscribers:
         subscriber(tenant)
 
 
 def _notify_all(tenant: Any) -> BaseException | None:
     """Tell every subscriber, even past one that fails; return the first failure."""
     first_error = None
-    for subscriber in tuple(_subscribers):
+    for subscriber in _subscribers:
         try:
             subscriber(tenant)
         except Exception as exc:
@@ -106,7 +115,10 @@ def _restore(token: Token[Any], previous: Any) -> None:
 
 
 def _deactivate(token: Token[Any], previous: Any, tenant: Any) -> None:
-    _restore(token, previous)
+    try:
+        _current.reset(token)
+    except ValueError:  # see _restore (not called here: this runs on every scope exit)
+        _current.set(previous)
     error = _notify_all(previous)
     if tenant is not None and tenant_deactivated.receivers:
         tenant_deactivated.send(sender=TenantContext, tenant=tenant)
@@ -124,7 +136,7 @@ class _TenantScope:
 
     def __enter__(self) -> Any:
         frame = _activate(self._tenant)
-        _entered.set((*_entered.get(), frame))
+        _entered.set((frame, _entered.get()))
         return self._tenant
 
     def __exit__(
@@ -133,8 +145,8 @@ class _TenantScope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        *outer, (token, previous) = _entered.get()
-        _entered.set(tuple(outer))
+        (token, previous), outer = _entered.get()
+        _entered.set(outer)
         _deactivate(token, previous, self._tenant)
 
     async def __aenter__(self) -> Any:
@@ -261,14 +273,15 @@ class TenantContext:
     @staticmethod
     def subscribe(subscriber: Subscriber) -> None:
         """Call ``subscriber(tenant)`` on every change of the current tenant (once per callable)."""
+        global _subscribers
         if subscriber not in _subscribers:
-            _subscribers.append(subscriber)
+            _subscribers = (*_subscribers, subscriber)
 
     @staticmethod
     def unsubscribe(subscriber: Subscriber) -> None:
         """Stop notifying ``subscriber``; unknown subscribers are ignored."""
-        if subscriber in _subscribers:
-            _subscribers.remove(subscriber)
+        global _subscribers
+        _subscribers = tuple(s for s in _subscribers if s != subscriber)
 
 
 @contextlib.contextmanager

@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 
 from omnitenant import lookup
 from omnitenant.conf import get_config
-from omnitenant.context import TenantContext
+from omnitenant.context import TenantContext, _activate, _deactivate, _validate_tenant
 from omnitenant.exceptions import TenantNotFound
 from omnitenant.resolvers import get_header_value, get_request_host, get_resolvers, is_public_host
 
@@ -31,12 +31,11 @@ def resolve_tenant(request: HttpRequest) -> Any:
     and one sent to a host that resolves to nothing is never ignored.
     """
     host = get_request_host(request)
-    tenant = None
-    with lookup.stamp_read_once():
-        for resolver in get_resolvers():
-            tenant = resolver.resolve(request)
-            if tenant is not None:
-                break
+    if lookup.reads_stamp():
+        with lookup.stamp_read_once():
+            tenant = _first_tenant(request)
+    else:
+        tenant = _first_tenant(request)
     header_value = get_header_value(request)
     if header_value is not None and (tenant is None or header_value != tenant.tenant_id):
         msg = f"Header {get_config().tenant_header} does not name the tenant of host {host!r}."
@@ -50,6 +49,14 @@ def resolve_tenant(request: HttpRequest) -> Any:
         msg = f"Tenant {tenant.tenant_id!r} is inactive."
         raise TenantNotFound(msg)
     return tenant
+
+
+def _first_tenant(request: HttpRequest) -> Any:
+    for resolver in get_resolvers():
+        tenant = resolver.resolve(request)
+        if tenant is not None:
+            return tenant
+    return None
 
 
 class TenantMiddleware:
@@ -78,9 +85,15 @@ class TenantMiddleware:
         except TenantNotFound as exc:
             return refuse(request, exc)
         _prepare(request, tenant)
-        with TenantContext.use_tenant(tenant):
+        # use_tenant() without its scope object: this frame is the one that leaves it.
+        frame = _activate(tenant)
+        try:
             response = self.get_response(request)
-        return _keep_tenant_while_streaming(response, tenant)
+        finally:
+            _deactivate(*frame, tenant)
+        if response.streaming:
+            _keep_tenant_while_streaming(response, tenant)
+        return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         try:
@@ -93,12 +106,19 @@ class TenantMiddleware:
             return refuse(request, exc)
         _prepare(request, tenant)
         get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
-        async with TenantContext.use_tenant(tenant):
+        frame = _activate(tenant)
+        try:
             response = await get_response(request)
-        return _keep_tenant_while_streaming(response, tenant)
+        finally:
+            _deactivate(*frame, tenant)
+        if response.streaming:
+            _keep_tenant_while_streaming(response, tenant)
+        return response
 
 
 def _prepare(request: HttpRequest, tenant: Any) -> None:
+    if tenant is not None:
+        _validate_tenant(tenant)  # as use_tenant() would
     request.tenant = tenant  # type: ignore[attr-defined]
     config = get_config()
     urlconf = config.public_urlconf if tenant is None else config.tenant_urlconf
@@ -121,13 +141,11 @@ def refuse(request: HttpRequest, exc: TenantNotFound) -> HttpResponseNotFound:
     return HttpResponseNotFound(content)
 
 
-def _keep_tenant_while_streaming(response: Any, tenant: Any) -> Any:
-    if getattr(response, "streaming", False):
-        if response.is_async:
-            response.streaming_content = _astream(response.streaming_content, tenant)
-        else:
-            response.streaming_content = _stream(response.streaming_content, tenant)
-    return response
+def _keep_tenant_while_streaming(response: Any, tenant: Any) -> None:
+    if response.is_async:
+        response.streaming_content = _astream(response.streaming_content, tenant)
+    else:
+        response.streaming_content = _stream(response.streaming_content, tenant)
 
 
 def _stream(content: Iterator[Any], tenant: Any) -> Iterator[Any]:

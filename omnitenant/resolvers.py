@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
@@ -27,20 +29,54 @@ def get_request_host(request: HttpRequest) -> str:
 
     Raises ``TenantNotFound`` when the host is allowed but is no valid host name.
     """
-    host = getattr(request, _HOST_ATTR, None)
+    host = request.__dict__.get(_HOST_ATTR)
     if host is None:
-        raw = request.get_host()
-        try:
-            host = _normalize(raw)
-        except ValueError as exc:
-            msg = f"Host {raw!r} is not a valid host name."
-            raise TenantNotFound(msg) from exc
-        setattr(request, _HOST_ATTR, host)
+        host = request.__dict__[_HOST_ATTR] = _checked_host(request)
     return host
 
 
-# A pure function of the Host header; bounded, as clients choose what they send.
-_normalize = functools.lru_cache(maxsize=4096)(normalize_host)
+# request.get_host() checks ALLOWED_HOSTS anew on every call, which costs a third of what
+# the middleware may add to a request. Its answer depends only on the META entries read
+# below (see HttpRequest._get_raw_host) and on settings, so Django checks each combination
+# once per process, and again after a settings change (setting_changed). Hosts it refuses
+# are never remembered.
+_HOST_SETTINGS = {"ALLOWED_HOSTS", "DEBUG", "USE_X_FORWARDED_HOST", "USE_X_FORWARDED_PORT"}
+_MAX_CHECKED_HOSTS = 4096
+_checked_hosts: dict[tuple[str | None, ...], str] = {}
+
+
+def _checked_host(request: HttpRequest) -> str:
+    if type(request).get_host is not HttpRequest.get_host:  # a project's own rules
+        return _normalize_allowed(request.get_host())
+    get = request.META.get
+    key = (
+        get("HTTP_HOST"),
+        get("HTTP_X_FORWARDED_HOST"),
+        get("HTTP_X_FORWARDED_PORT"),
+        get("SERVER_NAME"),
+        get("SERVER_PORT"),
+    )
+    host = _checked_hosts.get(key)
+    if host is None:
+        host = _normalize_allowed(request.get_host())
+        if len(_checked_hosts) >= _MAX_CHECKED_HOSTS:  # clients choose what they send
+            _checked_hosts.clear()
+        _checked_hosts[key] = host
+    return host
+
+
+def _normalize_allowed(raw: str) -> str:
+    try:
+        return normalize_host(raw)
+    except ValueError as exc:
+        msg = f"Host {raw!r} is not a valid host name."
+        raise TenantNotFound(msg) from exc
+
+
+@receiver(setting_changed)
+def _forget_checked_hosts(*, setting: str, **kwargs: Any) -> None:
+    if setting in _HOST_SETTINGS:
+        _checked_hosts.clear()
 
 
 def is_public_host(host: str) -> bool:
@@ -48,11 +84,8 @@ def is_public_host(host: str) -> bool:
     return host in get_config().public_hosts
 
 
-def _require_active(tenant: Any, what: str) -> Any:
-    if not getattr(tenant, "is_active", True):
-        msg = f"Tenant {tenant.tenant_id!r} ({what}) is inactive."
-        raise TenantNotFound(msg)
-    return tenant
+def _refuse_inactive(tenant: Any, what: str) -> TenantNotFound:
+    return TenantNotFound(f"Tenant {tenant.tenant_id!r} ({what}) is inactive.")
 
 
 class BaseResolver:
@@ -75,7 +108,9 @@ class DomainResolver(BaseResolver):
         if is_public_host(host):
             return None
         tenant = lookup.tenant_by_domain(host)
-        return None if tenant is None else _require_active(tenant, f"domain {host!r}")
+        if tenant is not None and not getattr(tenant, "is_active", True):
+            raise _refuse_inactive(tenant, f"domain {host!r}")
+        return tenant
 
 
 class SubdomainResolver(BaseResolver):
@@ -98,7 +133,9 @@ class SubdomainResolver(BaseResolver):
         if tenant is None:
             msg = f"No tenant {label!r} for host {host!r}."
             raise TenantNotFound(msg)
-        return _require_active(tenant, f"host {host!r}")
+        if not getattr(tenant, "is_active", True):
+            raise _refuse_inactive(tenant, f"host {host!r}")
+        return tenant
 
 
 class HeaderResolver(BaseResolver):
@@ -120,7 +157,9 @@ class HeaderResolver(BaseResolver):
         if tenant is None:
             msg = f"No tenant {value!r} named by header {get_config().tenant_header}."
             raise TenantNotFound(msg)
-        return _require_active(tenant, "header")
+        if not getattr(tenant, "is_active", True):
+            raise _refuse_inactive(tenant, "header")
+        return tenant
 
 
 def get_header_value(request: HttpRequest) -> str | None:
@@ -137,6 +176,15 @@ def load_resolvers(paths: tuple[str, ...]) -> tuple[BaseResolver, ...]:
     return tuple(import_string(path)() for path in paths)
 
 
+_loaded: tuple[Any, tuple[BaseResolver, ...]] = (None, ())
+
+
 def get_resolvers() -> tuple[BaseResolver, ...]:
     """The resolvers configured in OMNITENANT_CONFIG['RESOLVERS'], in order."""
-    return load_resolvers(get_config().resolvers)
+    global _loaded
+    config = get_config()
+    loaded_for, resolvers = _loaded
+    if loaded_for is not config:  # once per configuration, not per request
+        resolvers = load_resolvers(config.resolvers)
+        _loaded = (config, resolvers)
+    return resolvers

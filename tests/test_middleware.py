@@ -2,6 +2,8 @@
 
 import json
 import logging
+import time
+import uuid
 
 import pytest
 from asgiref.sync import async_to_sync, iscoroutinefunction
@@ -9,6 +11,7 @@ from django.core.cache import cache
 from django.test import AsyncClient, Client
 
 from omnitenant import TenantContext, lookup, middleware
+from omnitenant.lookup import _stamp
 from omnitenant.middleware import TenantMiddleware
 from omnitenant.testing import create_tenant_row
 from tests.testapp.models import Domain
@@ -304,14 +307,36 @@ def test_deactivated_tenant_is_refused_on_the_next_request(send, view, tenants):
     assert_refused(send(view("whoami"), "acme.example.com"), "acme.example.com")
 
 
-def test_change_made_in_another_process_is_seen_by_the_next_request(send, view, tenants):
+def test_change_made_in_another_process_is_seen_by_the_next_request(send, view, tenants, settings):
+    # A stamp in memcached cannot be pushed: each request reads it.
+    settings.OMNITENANT_CONFIG = {
+        **settings.OMNITENANT_CONFIG,
+        "RESOLUTION_CACHE_ALIAS": "memcached",
+    }
     acme = tenants[0]
     assert send(view("whoami"), "acme.example.com").json()["active"] == "acme"
     # Another process deactivates acme: no signal runs here, only the shared stamp moves.
     type(acme).objects.filter(pk=acme.pk).update(is_active=False)
     assert send(view("whoami"), "acme.example.com").json()["active"] == "acme"
-    cache.set(lookup.STAMP_KEY, "bumped-elsewhere", None)
+    _stamp.publish_stamp(uuid.uuid4().hex)
     assert_refused(send(view("whoami"), "acme.example.com"), "acme.example.com")
+
+
+def test_change_made_in_another_process_is_pushed_to_this_one(send, view, tenants, settings):
+    settings.OMNITENANT_CONFIG = {**settings.OMNITENANT_CONFIG, "RESOLUTION_CACHE_ALIAS": "redis"}
+    acme = tenants[0]
+    assert send(view("whoami"), "acme.example.com").json()["active"] == "acme"
+    deadline = time.monotonic() + 5
+    while lookup.reads_stamp():  # the listener subscribes in the background
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    type(acme).objects.filter(pk=acme.pk).update(is_active=False)
+    _stamp.publish_stamp(uuid.uuid4().hex)
+    while send(view("whoami"), "acme.example.com").status_code == 200:
+        assert time.monotonic() < deadline, "the change never reached this process"
+        time.sleep(0.01)
+    assert_refused(send(view("whoami"), "acme.example.com"), "acme.example.com")
+    _stamp.stop_watching(timeout=5)
 
 
 # --- lifetime ---------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from django.core.management import call_command
 from django.db import connections
 
 from omnitenant.context import TenantContext
+from omnitenant.lookup._stamp import POLL_SECONDS, stop_watching
 
 Sink = Callable[[str], Any]
 
@@ -146,6 +147,8 @@ def run_in_workers(
     """
     connections.close_all()
     caches.close_all()
+    # Fork with no other thread running: a child inherits no lock one of them held.
+    stop_watching(timeout=2 * POLL_SECONDS)
     context = multiprocessing.get_context("fork")
     tasks = context.Queue()
     stop = context.Event()

@@ -2,15 +2,16 @@
 
 Requests, commands and Celery tasks find their tenant here. Results (including misses,
 briefly) are kept in a bounded in-process LRU, so a warm lookup makes no database query.
-Saving or deleting a tenant or domain bumps a version stamp kept in the Django cache
-(``RESOLUTION_CACHE_ALIAS``); every lookup compares the stamp it knows with the shared one
-and drops its entries when they differ, so the next request in any process sees the
-change. ``RESOLUTION_CACHE_TTL`` bounds staleness when the stamp cannot be shared (a
-per-process cache such as locmem) or a row changed without signals (``QuerySet.update``).
+Saving or deleting a tenant or domain clears this process' entries at once and moves a
+version stamp shared with the other processes (``_stamp``: pushed to them over Redis,
+read by them from other shared caches). ``RESOLUTION_CACHE_TTL`` bounds staleness where
+the stamp cannot reach a process, and for rows changed without signals
+(``QuerySet.update``).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -20,14 +21,25 @@ from contextvars import ContextVar
 from typing import Any
 
 from django.apps import apps
-from django.core.cache import caches
 from django.db import transaction
 from django.db.models import Model
 
 from omnitenant.conf import get_config
-from omnitenant.context import _current, without_tenant
+from omnitenant.lookup import _stamp
+from omnitenant.lookup._stamp import STAMP_KEY
 
-STAMP_KEY = "_omnitenant:tenants-version"
+__all__ = [
+    "STAMP_KEY",
+    "connect_invalidation",
+    "get_domain_model",
+    "get_tenant_model",
+    "invalidate",
+    "reads_stamp",
+    "stamp_read_once",
+    "tenant_by_domain",
+    "tenant_by_id",
+]
+
 NEGATIVE_TTL = 5.0
 _MISSING = object()
 # Inside ``stamp_read_once()``: a list that is empty until the first lookup of the block
@@ -52,27 +64,30 @@ class _ResolutionCache:
         self._entries: OrderedDict[tuple[str, str], tuple[Any, float]] = OrderedDict()
         self._lock = threading.Lock()
         self._stamp: object = _MISSING
+        # Moves on every clear: a row read across a clear may be the old one.
+        self._generation = 0
 
-    def get(self, key: tuple[str, str], load: Callable[[], Any]) -> Any:
-        scope = _stamp_scope.get()
-        if not scope:
-            self.check_stamp()
-            if scope is not None:
-                scope.append(True)
+    def get(self, key: tuple[str, str], load: Callable[[str], Any]) -> Any:
+        """The cached value for ``key``, else ``load(key[1])`` (cached unless a change landed)."""
+        if reads_stamp():
+            scope = _stamp_scope.get()
+            if not scope:
+                self.adopt(_stamp.read_stamp())
+                if scope is not None:
+                    scope.append(True)
         now = time.monotonic()
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry[1] > now:
                 self._entries.move_to_end(key)
                 return entry[0]
-        stamp_before_load = self._stamp
-        value = load()
+            generation = self._generation
+        value = load(key[1])
         config = get_config()
         ttl = config.resolution_cache_ttl if value is not None else NEGATIVE_TTL
         with self._lock:
-            if self._stamp is not stamp_before_load:
-                # A change was seen while this row was being read: it may be the old row.
-                return value
+            if self._generation != generation:
+                return value  # not cached: it was read while a change landed
             self._entries[key] = (value, now + min(ttl, config.resolution_cache_ttl))
             self._entries.move_to_end(key)
             while len(self._entries) > config.resolution_cache_size:
@@ -82,37 +97,41 @@ class _ResolutionCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._generation += 1
 
-    def check_stamp(self) -> None:
-        stamp = _read_stamp()
+    def adopt(self, stamp: object) -> None:
+        """Take ``stamp`` as the current shared stamp; forget everything if it moved."""
         if stamp != self._stamp:
             with self._lock:
                 self._entries.clear()
+                self._generation += 1
                 self._stamp = stamp
 
 
 _cache = _ResolutionCache()
 
 
-def _stamp_cache() -> Any:
-    return caches[get_config().resolution_cache_alias]
+def _unlock_in_child() -> None:
+    # Another thread (the stamp listener) may have held the lock at the moment of fork().
+    _cache._lock = threading.Lock()
 
 
-def _read_stamp() -> Any:
-    # The stamp is cross-tenant bookkeeping: read it as "no tenant" whatever is active,
-    # so that a lookup made inside a tenant sees the same stamp as one made outside.
-    if _current.get() is None:  # the common case (requests resolve before entering one)
-        return _stamp_cache().get(STAMP_KEY)
-    with without_tenant():
-        return _stamp_cache().get(STAMP_KEY)
+os.register_at_fork(after_in_child=_unlock_in_child)
+
+
+def reads_stamp() -> bool:
+    """True when lookups here read the shared stamp: it is not pushed to this process."""
+    watcher = _stamp._watcher or _stamp.watcher(_cache.adopt)
+    return watcher.needs_reads
 
 
 class stamp_read_once:  # used like a function: ``with stamp_read_once():``
     """Lookups made in the block compare the shared stamp once, at the first of them.
 
     For a burst of lookups answering one question (the resolvers of one request): one
-    read of the shared store instead of one per lookup, none when nothing is looked up.
-    A change made meanwhile is seen by the next block, as it would be by the next request.
+    read of the shared store instead of one per lookup, none when nothing is looked up
+    (and none at all while the stamp is pushed, see ``_stamp``). A change made meanwhile
+    is seen by the next block, as it would be by the next request.
     """
 
     __slots__ = ("_token",)
@@ -126,9 +145,9 @@ class stamp_read_once:  # used like a function: ``with stamp_read_once():``
 
 def invalidate() -> None:
     """Forget every cached lookup here and, through the shared stamp, in other processes."""
-    with without_tenant():
-        _stamp_cache().set(STAMP_KEY, uuid.uuid4().hex, None)
-    _cache.clear()
+    stamp = uuid.uuid4().hex
+    _cache.adopt(stamp)
+    _stamp.publish_stamp(stamp)
 
 
 def _invalidate_on_change(**kwargs: Any) -> None:
@@ -152,18 +171,19 @@ def connect_invalidation() -> None:
 
 def tenant_by_id(tenant_id: str) -> Any:
     """The tenant with this ``tenant_id`` (active or not), or None."""
-    return _cache.get(
-        ("id", tenant_id),
-        lambda: get_tenant_model()._default_manager.filter(tenant_id=tenant_id).first(),
-    )
+    return _cache.get(("id", tenant_id), _load_by_id)
 
 
 def tenant_by_domain(domain: str) -> Any:
     """The tenant serving the normalised host ``domain`` (active or not), or None."""
+    return _cache.get(("domain", domain), _load_by_domain)
 
-    def load() -> Any:
-        rows = get_domain_model()._default_manager.select_related("tenant")
-        row = rows.filter(domain=domain).first()
-        return None if row is None else row.tenant
 
-    return _cache.get(("domain", domain), load)
+def _load_by_id(tenant_id: str) -> Any:
+    return get_tenant_model()._default_manager.filter(tenant_id=tenant_id).first()
+
+
+def _load_by_domain(domain: str) -> Any:
+    rows = get_domain_model()._default_manager.select_related("tenant")
+    row = rows.filter(domain=domain).first()
+    return None if row is None else row.tenant
