@@ -196,19 +196,22 @@ class TenantTask(Task):
         """The active tenant this request was sent for; raise before the body runs if none."""
         request = self.request
         raw = (request.headers or {}).get(MESSAGE_HEADER)
-        where = f"Task {self.name}[{request.id}]"
         if raw is None:
             if self.tenant_required:
                 msg = (
-                    f"{where} needs a tenant but was sent with none; send it inside "
-                    "TenantContext.use_tenant(...) or with apply_async(..., tenant=...)."
+                    f"Task {self.name}[{request.id}] needs a tenant but was sent with none; "
+                    "send it inside TenantContext.use_tenant(...) or with "
+                    "apply_async(..., tenant=...)."
                 )
                 raise NoTenantActive(msg)
             return None
         try:
             tenant_id = validate_tenant_id(raw)
         except InvalidTenantId as exc:
-            msg = f"{where} arrived with {MESSAGE_HEADER}={raw!r}, not a tenant id; it did not run."
+            msg = (
+                f"Task {self.name}[{request.id}] arrived with {MESSAGE_HEADER}={raw!r}, "
+                "not a tenant id; it did not run."
+            )
             raise InvalidTenantId(msg) from exc
         if TenantContext.get_tenant() is None:
             tenant = tenant_by_id(tenant_id)
@@ -217,8 +220,8 @@ class TenantTask(Task):
                 tenant = tenant_by_id(tenant_id)
         if tenant is None or not getattr(tenant, "is_active", True):
             msg = (
-                f"{where} was sent for tenant {tenant_id!r}, which does not exist or is "
-                "inactive; it did not run."
+                f"Task {self.name}[{request.id}] was sent for tenant {tenant_id!r}, which "
+                "does not exist or is inactive; it did not run."
             )
             if get_config().celery_tenant_not_found == "reject":
                 raise Reject(TenantNotFound(msg), requeue=False)

@@ -87,6 +87,46 @@ def test_host_outside_allowed_hosts_is_refused_by_django(settings, acme):
         DomainResolver().resolve(request_for("shop.acme.io"))
 
 
+def test_allowed_host_checked_before_stays_checked_after_allowed_hosts_change(settings, acme):
+    from django.core.exceptions import DisallowedHost
+
+    assert get_request_host(request_for("shop.acme.io")) == "shop.acme.io"  # remembered
+    settings.ALLOWED_HOSTS = [".example.com"]
+    with pytest.raises(DisallowedHost):
+        get_request_host(request_for("shop.acme.io"))
+    settings.ALLOWED_HOSTS = ["*"]
+    assert get_request_host(request_for("shop.acme.io")) == "shop.acme.io"
+
+
+def test_refused_host_is_refused_every_time(settings):
+    from django.core.exceptions import DisallowedHost
+
+    settings.ALLOWED_HOSTS = [".example.com"]
+    assert get_request_host(request_for("acme.example.com")) == "acme.example.com"
+    for _ in range(3):
+        with pytest.raises(DisallowedHost):
+            get_request_host(request_for("evil.io"))
+
+
+def test_forwarded_host_is_used_only_when_django_is_told_to(settings):
+    request = rf.get("/", headers={"host": "acme.example.com", "x-forwarded-host": "globex.io"})
+    assert get_request_host(request) == "acme.example.com"
+    settings.USE_X_FORWARDED_HOST = True
+    request = rf.get("/", headers={"host": "acme.example.com", "x-forwarded-host": "globex.io"})
+    assert get_request_host(request) == "globex.io"
+    other = rf.get("/", headers={"host": "acme.example.com", "x-forwarded-host": "initech.io"})
+    assert get_request_host(other) == "initech.io"  # same Host, another forwarded host
+
+
+def test_checked_hosts_are_bounded(monkeypatch):
+    from omnitenant import resolvers
+
+    monkeypatch.setattr(resolvers, "_MAX_CHECKED_HOSTS", 3)
+    for i in range(10):
+        assert get_request_host(request_for(f"t{i}.example.com")) == f"t{i}.example.com"
+        assert len(resolvers._checked_hosts) <= 3
+
+
 # --- DomainResolver ---------------------------------------------------------------------
 
 
