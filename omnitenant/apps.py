@@ -28,7 +28,7 @@ class OmnitenantConfig(AppConfig):
             lookup.connect_invalidation()
 
         # Each thread's connection follows the active tenant's schema.
-        TenantContext.subscribe(schema.on_tenant_change)
+        TenantContext.subscribe(schema.sync_connection)
 
         if get_config().patches.get("cache"):
             from omnitenant.patches.cache import patch_django_cache

@@ -73,11 +73,6 @@ def _validate_tenant(tenant: object) -> None:
     _valid_ids.add(tenant_id)
 
 
-def _notify(tenant: Any) -> None:
-    for subscriber in _subscribers:
-        subscriber(tenant)
-
-
 def _notify_all(tenant: Any) -> BaseException | None:
     """Tell every subscriber, even past one that fails; return the first failure."""
     first_error = None
@@ -94,7 +89,8 @@ def _activate(tenant: Any) -> tuple[Token[Any], Any]:
     previous = _current.get()
     token = _current.set(tenant)
     try:
-        _notify(tenant)
+        for subscriber in _subscribers:  # in order; the first that raises stops the change
+            subscriber(tenant)
         # Signal.send() with no receivers still costs a call per scope: skip it then.
         if tenant is not None and tenant_activated.receivers:
             tenant_activated.send(sender=TenantContext, tenant=tenant)

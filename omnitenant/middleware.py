@@ -36,7 +36,7 @@ def resolve_tenant(request: HttpRequest) -> Any:
             tenant = _first_tenant(request)
     else:
         tenant = _first_tenant(request)
-    header_value = get_header_value(request)
+    header_value = get_header_value(request) if get_config().tenant_header else None
     if header_value is not None and (tenant is None or header_value != tenant.tenant_id):
         msg = f"Header {get_config().tenant_header} does not name the tenant of host {host!r}."
         raise TenantNotFound(msg)

@@ -39,9 +39,9 @@ def get_request_host(request: HttpRequest) -> str:
 # the middleware may add to a request. Its answer depends only on the META entries read
 # below (see HttpRequest._get_raw_host) and on settings, so Django checks each combination
 # once per process, and again after a settings change (setting_changed). Hosts it refuses
-# are never remembered.
+# are never remembered. Clients choose what they send: at most RESOLUTION_CACHE_SIZE hosts
+# are remembered, as many as there are tenant lookups.
 _HOST_SETTINGS = {"ALLOWED_HOSTS", "DEBUG", "USE_X_FORWARDED_HOST", "USE_X_FORWARDED_PORT"}
-_MAX_CHECKED_HOSTS = 4096
 _checked_hosts: dict[tuple[str | None, ...], str] = {}
 
 
@@ -59,7 +59,7 @@ def _checked_host(request: HttpRequest) -> str:
     host = _checked_hosts.get(key)
     if host is None:
         host = _normalize_allowed(request.get_host())
-        if len(_checked_hosts) >= _MAX_CHECKED_HOSTS:  # clients choose what they send
+        if len(_checked_hosts) >= get_config().resolution_cache_size:
             _checked_hosts.clear()
         _checked_hosts[key] = host
     return host

@@ -118,10 +118,10 @@ def test_forwarded_host_is_used_only_when_django_is_told_to(settings):
     assert get_request_host(other) == "initech.io"  # same Host, another forwarded host
 
 
-def test_checked_hosts_are_bounded(monkeypatch):
+def test_checked_hosts_are_bounded(configure):
     from omnitenant import resolvers
 
-    monkeypatch.setattr(resolvers, "_MAX_CHECKED_HOSTS", 3)
+    configure(RESOLUTION_CACHE_SIZE=3)
     for i in range(10):
         assert get_request_host(request_for(f"t{i}.example.com")) == f"t{i}.example.com"
         assert len(resolvers._checked_hosts) <= 3

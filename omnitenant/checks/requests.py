@@ -137,7 +137,8 @@ def check_resolution_cache_is_shared(app_configs: Any = None, **kwargs: Any) -> 
                 "processes: a tenant or domain saved in one process reaches the others only "
                 "after RESOLUTION_CACHE_TTL.",
                 hint="Point OMNITENANT_CONFIG['RESOLUTION_CACHE_ALIAS'] at a cache all "
-                "processes share (Redis, memcached, database or file).",
+                "processes share: Redis (changes are pushed to every process), or "
+                "memcached, database or file (read on every request).",
                 id="omnitenant.W031",
             )
         ]

@@ -84,6 +84,7 @@ def require_schemas(tenant: Any, alias: str = DEFAULT_DB_ALIAS) -> BaseDatabaseW
 def sync_connection(tenant: Any, alias: str = DEFAULT_DB_ALIAS) -> None:
     """Point this thread's ``alias`` connection at ``tenant``'s schema (public for the rest).
 
+    Subscribed to TenantContext, so the calling thread's connection follows the context.
     Costs an attribute comparison when the schema is already right; otherwise django-tenants
     sends one ``SET search_path`` with the next query. Connections that cannot switch schemas
     are left alone (the router refuses tenant models on them).
@@ -109,11 +110,6 @@ def sync_connection(tenant: Any, alias: str = DEFAULT_DB_ALIAS) -> None:
 @functools.cache
 def _engine_switches_schemas(engine: str) -> bool:
     return hasattr(load_backend(engine).DatabaseWrapper, "set_tenant")
-
-
-def on_tenant_change(tenant: Any) -> None:
-    """TenantContext subscriber: the calling thread's connection follows the context."""
-    sync_connection(tenant)
 
 
 # --- provisioning ------------------------------------------------------------------------
