@@ -25,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,7 +134,9 @@ def main() -> None:
     from tests.testapp.models import Tenant
 
     def batch(task, tenant) -> float:
-        queue = f"omnitenant-bench-{task.name}"
+        # A queue of its own: a fetch the worker still had waiting on the previous batch's
+        # queue when it stopped consuming it must not take (and requeue) this batch's tasks.
+        queue = f"omnitenant-bench-{uuid.uuid4().hex[:12]}"
         with TenantContext.use_tenant(tenant):
             for _ in range(options.tasks):
                 task.apply_async(queue=queue)
@@ -143,6 +146,8 @@ def main() -> None:
         last.get(timeout=600)
         seconds = time.perf_counter() - start
         app.control.cancel_consumer(queue, destination=[WORKER_NAME], reply=True)
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_delete(queue)
         return options.tasks / seconds
 
     def send_cost(task, tenant, calls: int = 200) -> float:
