@@ -14,6 +14,8 @@ class OmnitenantConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
         from omnitenant import (
             checks,  # noqa: F401 - registers the system checks
             lookup,
@@ -27,8 +29,10 @@ class OmnitenantConfig(AppConfig):
         with contextlib.suppress(LookupError, ValueError):
             lookup.connect_invalidation()
 
-        # Each thread's connection follows the active tenant's schema.
+        # Each thread's connection follows the active tenant's schema, also in threads that
+        # inherit the tenant without entering it (sync views under ASGI).
         TenantContext.subscribe(schema.sync_connection)
+        connection_created.connect(schema.follow_context, dispatch_uid="omnitenant-schema")
 
         if get_config().patches.get("cache"):
             from omnitenant.patches.cache import patch_django_cache

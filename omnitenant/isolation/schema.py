@@ -94,7 +94,10 @@ def sync_connection(tenant: Any, alias: str = DEFAULT_DB_ALIAS) -> None:
     settings_dict = connections.settings.get(alias)
     if settings_dict is not None and not _engine_switches_schemas(settings_dict["ENGINE"]):
         return
-    connection = connections[alias]
+    _point_at(connections[alias], tenant)
+
+
+def _point_at(connection: BaseDatabaseWrapper, tenant: Any) -> None:
     current = getattr(connection, "schema_name", None)
     if current is None:
         return
@@ -105,6 +108,31 @@ def sync_connection(tenant: Any, alias: str = DEFAULT_DB_ALIAS) -> None:
             schema_name(tenant)  # raises: a tenant may not be the public schema
     elif current != get_public_schema_name():
         connection.set_schema_to_public()
+
+
+def follow_context(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    """``connection_created`` receiver: every cursor of a schema connection follows the context.
+
+    The subscriber above syncs the connection of the thread that changes the tenant. A thread
+    that inherits the tenant instead (asgiref's ``sync_to_async`` runs a sync view on a worker
+    thread with a copy of the event loop's context) is never told: its connection may still
+    point at the schema of the last request it served. The router syncs ORM queries; this
+    syncs raw ``connection.cursor()`` too, before django-tenants sets the search path.
+    """
+    if not supports_schemas(connection):
+        return
+    # Also reached by django's short-lived "__no_db__" connections: work on this very
+    # connection, never on the one registered for its alias.
+    _point_at(connection, TenantContext.get_tenant())  # this first cursor
+    if "_cursor" in vars(connection):  # reconnected: already wrapped
+        return
+    open_cursor = connection._cursor
+
+    def _cursor(name: str | None = None) -> Any:
+        _point_at(connection, TenantContext.get_tenant())
+        return open_cursor(name)
+
+    connection._cursor = _cursor  # type: ignore[method-assign]
 
 
 @functools.cache

@@ -1,4 +1,6 @@
 import contextlib
+import contextvars
+import threading
 
 import pytest
 from django.db import ProgrammingError, connection
@@ -121,3 +123,55 @@ def test_only_engines_that_switch_schemas_are_synced():
     assert schema._engine_switches_schemas("django_tenants.postgresql_backend")
     assert not schema._engine_switches_schemas("django.db.backends.postgresql")
     assert not schema._engine_switches_schemas("django.db.backends.sqlite3")
+
+
+# --- threads that inherit a tenant (sync views under ASGI) ----------------------------------
+
+
+def test_raw_cursor_in_a_thread_that_inherited_the_tenant_uses_its_schema(acme, globex):
+    # Under ASGI the tenant is entered on the event loop's thread, and sync_to_async runs the
+    # sync view on a worker thread with a copy of that context: the worker thread's
+    # connection is never told, and still points at the last request's schema.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    def in_context(tenant):
+        with TenantContext.use_tenant(tenant):
+            return contextvars.copy_context()
+
+    def raw_schema():
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT current_schema()")
+            return cursor.fetchone()[0]
+
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        try:
+            assert worker.submit(in_context(acme).run, Note.objects.count).result() == 0
+            assert worker.submit(in_context(acme).run, raw_schema).result() == "acme"
+            # The same thread serves globex next, with only raw SQL: never acme's schema.
+            assert worker.submit(in_context(globex).run, raw_schema).result() == "globex"
+            assert worker.submit(in_context(None).run, raw_schema).result() == "public"
+        finally:
+            worker.submit(connections.close_all).result()
+
+
+def test_first_raw_cursor_of_a_new_connection_uses_the_inherited_schema(acme):
+    from django.db import connections
+
+    def raw_schema():
+        try:
+            with connections["default"].cursor() as cursor:
+                cursor.execute("SELECT current_schema()")
+                return cursor.fetchone()[0]
+        finally:
+            connections.close_all()
+
+    result = []
+    context = None
+    with TenantContext.use_tenant(acme):
+        context = contextvars.copy_context()
+    thread = threading.Thread(target=lambda: result.append(context.run(raw_schema)))
+    thread.start()
+    thread.join()
+    assert result == ["acme"]
