@@ -131,17 +131,16 @@ class StampWatcher:
                 self._stop.wait(RETRY_SECONDS)
 
     def _listen_once(self) -> None:
-        pubsub = self._pubsub = _redis_client(caches[self.alias]).pubsub(
-            ignore_subscribe_messages=True
-        )
+        pubsub = self._pubsub = _redis_client(caches[self.alias]).pubsub()
         try:
             pubsub.subscribe(self.channel)
-            # PubSub.subscribed is True once the server has confirmed: from then on no
-            # change can be missed, and the read below catches any made before.
-            while not pubsub.subscribed:
-                pubsub.get_message(timeout=POLL_SECONDS)
+            # Once the server's confirmation is here no change can be missed, and the read
+            # below catches any made before. (PubSub.subscribed turns True on sending.)
+            confirmed = None
+            while confirmed is None or confirmed["type"] != "subscribe":
                 if self._stop.is_set():
                     return
+                confirmed = pubsub.get_message(timeout=POLL_SECONDS)
             self._on_stamp(read_stamp(self.alias))
             self.needs_reads = False
             verify_at = time.monotonic() + VERIFY_SECONDS
