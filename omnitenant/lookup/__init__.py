@@ -94,11 +94,6 @@ class _ResolutionCache:
                 self._entries.popitem(last=False)
         return value
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._generation += 1
-
     def adopt(self, stamp: object) -> None:
         """Take ``stamp`` as the current shared stamp; forget everything if it moved."""
         if stamp != self._stamp:

@@ -25,16 +25,11 @@ from typing import Any
 from django.core.cache import caches
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
-from django.core.cache.backends.redis import RedisCache
 from django.core.signals import setting_changed
 
 from omnitenant.conf import get_config
 from omnitenant.context import without_tenant
-
-try:
-    from django_redis.cache import RedisCache as DjangoRedisCache
-except ImportError:  # django-redis is optional
-    DjangoRedisCache = None
+from omnitenant.patches.cache._backends import redis_clients
 
 try:
     from redis.exceptions import RedisError
@@ -70,16 +65,9 @@ def publish_stamp(stamp: str) -> None:
 
 
 def _redis_client(backend: Any) -> Any:
-    """The redis-py client behind a Redis cache backend; None for any other backend."""
-    # Each backend keeps its client (and connection options) behind a private attribute;
-    # going through it reuses the pool and settings the project configured.
-    if isinstance(backend, RedisCache):
-        return backend._cache.get_client(write=True)
-    if DjangoRedisCache is not None and isinstance(backend, DjangoRedisCache):
-        if hasattr(backend.client, "_serverdict"):  # ShardClient: no single server to use
-            return None
-        return backend.client.get_client(write=True)
-    return None
+    """The one redis-py client behind a Redis cache backend; None for any other backend."""
+    clients = redis_clients(backend)
+    return clients[0] if clients is not None and len(clients) == 1 else None  # not sharded
 
 
 class StampWatcher:

@@ -171,14 +171,21 @@ def _clear_tenant(backend: Any, tenant_id: str) -> None:
                 backend._delete(key)
     elif isinstance(backend, DatabaseCache):
         _clear_database(backend, head, tenant_id)
-    elif isinstance(backend, DjangoRedisCache):
-        _clear_redis([backend._cache.get_client(write=True)], backend.key_prefix, tenant_id)
-    elif DjangoRedisRedisCache is not None and isinstance(backend, DjangoRedisRedisCache):
-        client = backend.client
-        servers = getattr(client, "_serverdict", None)  # ShardClient
-        redis_clients = servers.values() if servers else [client.get_client(write=True)]
-        _clear_redis(redis_clients, backend.key_prefix, tenant_id)
+    elif (clients := redis_clients(backend)) is not None:
+        _clear_redis(clients, backend.key_prefix, tenant_id)
     # DummyCache stores nothing.
+
+
+def redis_clients(backend: Any) -> list[Any] | None:
+    """The redis-py clients behind a Redis backend (one per shard); None for other backends."""
+    # Each backend keeps its clients (and connection options) behind a private attribute;
+    # going through it reuses the pools and settings the project configured.
+    if isinstance(backend, DjangoRedisCache):
+        return [backend._cache.get_client(write=True)]
+    if DjangoRedisRedisCache is not None and isinstance(backend, DjangoRedisRedisCache):
+        servers = getattr(backend.client, "_serverdict", None)  # ShardClient
+        return list(servers.values()) if servers else [backend.client.get_client(write=True)]
+    return None
 
 
 def _clear_redis(clients: Iterable[Any], prefix: str, tenant_id: str) -> None:
