@@ -28,3 +28,7 @@ class IsolationError(OmnitenantError, RuntimeError):
 
 class ProvisioningError(OmnitenantError, RuntimeError):
     """Creating or migrating a tenant's schema or database failed; nothing was left behind."""
+
+
+class TenantNotProvisioned(IsolationError):
+    """The tenant's schema, database or tables do not exist (yet): it answers 503, never 500."""
