@@ -61,8 +61,7 @@ def describe(tenant: Any) -> str:
     if _strategy(tenant) is schema_isolation:
         return f"schema {schema_isolation.schema_name(tenant)!r}"
     alias = database_isolation.register(tenant)
-    kind = "database" if database_isolation.configured(tenant) else "its own database"
-    return f"{kind} {connections[alias].settings_dict['NAME']!s} (alias {alias!r})"
+    return f"database {connections[alias].settings_dict['NAME']!s} (alias {alias!r})"
 
 
 def _check_existing(tenant: Any, adopt_existing: bool, stdout: TextIO | None) -> None:
@@ -208,9 +207,10 @@ def provision_tenant(
 
 
 def is_provisioned(tenant: Any) -> bool:
-    """True when ``tenant``'s schema or database exists (False when it cannot be checked)."""
+    """True when ``tenant``'s schema or database exists and is this row's (False if unknown)."""
+    strategy = _strategy(tenant)
     try:
-        return _strategy(tenant).exists(tenant)
+        return strategy.exists(tenant) and strategy.owned(tenant)
     except (IsolationError, DatabaseError):
         return False
 
@@ -321,7 +321,7 @@ def deprovision_tenant(tenant: Any, *, drop_data: bool = False) -> bool:
     if drop_data:
         strategy.drop(tenant)
         logger.warning("Dropped the data of tenant %r", tenant.tenant_id)
-    elif is_provisioned(tenant):
+    elif strategy.exists(tenant):  # a deleted row has no pk any more: no owner check
         strategy.move_aside(tenant)
     if strategy is database_isolation:
         database_isolation.unregister_alias(database_isolation.alias_of(tenant))
@@ -485,6 +485,7 @@ def create_tenant(
             row.full_clean()
             row.save()
 
+    clear_caches(tenant)  # entries a tenant with this id left, e.g. deleted by the ORM alone
     try:
         _provisioned_atomically(
             tenant,
