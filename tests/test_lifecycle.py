@@ -9,7 +9,7 @@ from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import IntegrityError, connection, connections
+from django.db import DatabaseError, IntegrityError, connection, connections
 from django.template import Context, Template
 from django_tenants.utils import schema_exists
 
@@ -219,3 +219,33 @@ def test_keeping_an_operator_configured_database_is_refused():
     with pytest.raises(IsolationError, match="db_alias is 'default'"):
         database.move_aside(tenant)
     assert schema_exists("public")
+
+
+@pytest.fixture
+def failing_commit():
+    """A trigger that makes every COMMIT deleting a tenant row fail (deferred to commit time)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION refuse_delete() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'commit refused'; END $$"
+        )
+        cursor.execute(
+            "CREATE CONSTRAINT TRIGGER refuse_delete AFTER DELETE ON testapp_tenant "
+            "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_delete()"
+        )
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER refuse_delete ON testapp_tenant")
+        cursor.execute("DROP FUNCTION refuse_delete()")
+
+
+@pytest.mark.usefixtures("failing_commit")
+@pytest.mark.parametrize("tenant_id", ["acme", "lcpied"])
+def test_a_commit_failure_during_drop_data_loses_neither_row_nor_data(tenant_id):
+    where = ["--isolation", "database", "--db-alias", f"{PREFIX}_{tenant_id}"]
+    command("create_tenant", tenant_id, "Kept", *(where if tenant_id != "acme" else []))
+    write_everything(tenant_id, "committed")
+    with pytest.raises(DatabaseError, match="commit refused"):
+        command("delete_tenant", tenant_id, "--noinput", "--drop-data")
+    assert read_everything(tenant_id)[0] == ["committed"]
+    assert not [entry for entry in kept_data() if entry["tenant_id"] == tenant_id]
