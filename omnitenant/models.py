@@ -62,6 +62,18 @@ class BaseTenant(models.Model):
     class Meta:
         abstract = True
         ordering = ["tenant_id"]
+        constraints = [
+            # Two database tenants on one alias would read and write the same rows.
+            models.UniqueConstraint(
+                fields=["db_alias"],
+                condition=models.Q(isolation_type="database"),
+                name="%(app_label)s_%(class)s_unique_database_alias",
+                violation_error_message=(
+                    "Another tenant with database isolation already uses this db_alias; "
+                    "give each database tenant an alias of its own."
+                ),
+            )
+        ]
 
     def __str__(self) -> str:
         return self.tenant_id

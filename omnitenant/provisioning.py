@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Iterable
 from types import ModuleType
 from typing import Any, TextIO
 
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 
 from omnitenant.context import TenantContext, validate_tenant_id
-from omnitenant.exceptions import ProvisioningError
-from omnitenant.isolation import DATABASE, isolation_of
+from omnitenant.exceptions import IsolationError, ProvisioningError
+from omnitenant.isolation import DATABASE, aside, isolation_of
 from omnitenant.isolation import database as database_isolation
 from omnitenant.isolation import schema as schema_isolation
 from omnitenant.isolation._django_tenants import LinePrefixStream
@@ -54,14 +56,63 @@ def _refuse_shared_alias(tenant: Any) -> None:
         raise ProvisioningError(msg)
 
 
-def provision_tenant(
-    tenant: Any, *, migrate: bool = True, verbosity: int = 0, stdout: TextIO | None = None
-) -> bool:
-    """Create ``tenant``'s schema or database and migrate its tenant apps; all or nothing.
+def describe(tenant: Any) -> str:
+    """Where ``tenant``'s rows live, in words: ``schema 'acme'``, ``database of alias 'x'``."""
+    if _strategy(tenant) is schema_isolation:
+        return f"schema {schema_isolation.schema_name(tenant)!r}"
+    alias = database_isolation.register(tenant)
+    return f"database {connections[alias].settings_dict['NAME']!s} (alias {alias!r})"
 
-    Returns False when the schema or database already existed (then it is only migrated and,
-    should that fail, kept). One that this call created is dropped again on failure, and a
-    ``ProvisioningError`` chained to the cause is raised. The tenant row is not touched.
+
+def _check_existing(tenant: Any, adopt_existing: bool, stdout: TextIO | None) -> None:
+    """Refuse data found at ``tenant``'s name that is not this row's, unless adopting it."""
+    strategy = _strategy(tenant)
+    if strategy.owned(tenant):
+        return
+    where = describe(tenant)
+    if not adopt_existing:
+        msg = (
+            f"Tenant {tenant.tenant_id!r}: the {where} already exists and was not provisioned "
+            "for this tenant row; it may hold another tenant's data. Move it away, or pass "
+            "--adopt-existing (adopt_existing=True) to make it this tenant's data."
+        )
+        raise ProvisioningError(msg)
+    strategy.mark(tenant)
+    tables = _tables(tenant)
+    message = (
+        f"Adopted the existing {where} as tenant {tenant.tenant_id!r}'s data "
+        f"({len(tables)} table(s): {', '.join(tables) or 'none'})."
+    )
+    logger.warning("%s", message)
+    if stdout is not None:
+        stdout.write(message + "\n")
+
+
+def _tables(tenant: Any) -> list[str]:
+    if _strategy(tenant) is schema_isolation:
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+            cursor.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY tablename",
+                [schema_isolation.schema_name(tenant)],
+            )
+            return [row[0] for row in cursor.fetchall()]
+    connection = connections[database_isolation.register(tenant)]
+    return sorted(connection.introspection.table_names())
+
+
+def _provision(
+    tenant: Any,
+    state: dict[str, Any],
+    *,
+    migrate: bool,
+    adopt_existing: bool,
+    verbosity: int,
+    stdout: TextIO | None,
+) -> None:
+    """Provision inside the caller's transaction; ``state`` records "created" and "staged".
+
+    A staged database is renamed into place when the transaction commits (see
+    ``database.create_staged``); the caller drops it if the transaction fails.
     """
     strategy = _strategy(tenant)
     if strategy is database_isolation:
@@ -69,38 +120,273 @@ def provision_tenant(
     else:
         schema_isolation.require_schemas(tenant)
         schema_isolation.schema_name(tenant)
-    created = False
+    options = _migrate_options(verbosity)
+    stream = stdout or sys.stdout
+    if strategy.exists(tenant):
+        _check_existing(tenant, adopt_existing, stdout)
+        if migrate:
+            strategy.migrate(tenant, options, stream)
+        return
+    if strategy is database_isolation and database_isolation.stages(tenant):
+        staged = database_isolation.create_staged(tenant)
+        state["created"] = True
+        try:
+            with database_isolation.pointed_at(tenant, staged):
+                database_isolation.mark(tenant)  # SQLite: creates the file
+                if migrate:
+                    strategy.migrate(tenant, options, stream)
+        except BaseException:
+            database_isolation.drop_named(_connection_of(tenant), staged)
+            raise
+        state["staged"] = staged
+        transaction.on_commit(
+            lambda: database_isolation.publish(tenant, staged), using=DEFAULT_DB_ALIAS
+        )
+        return
+    created = state["created"] = strategy.create(tenant)
     try:
-        # On PostgreSQL the schema and its migrations are one transaction (DDL is
-        # transactional); the explicit drop below covers databases, which cannot be.
+        strategy.mark(tenant)
+        if migrate:
+            strategy.migrate(tenant, options, stream)
+    except BaseException:
+        if created and strategy is database_isolation:
+            strategy.drop(tenant)  # a database is not transactional
+        raise
+
+
+def _connection_of(tenant: Any) -> Any:
+    return connections[database_isolation.register(tenant)]
+
+
+def _provisioned_atomically(tenant: Any, body: Any, **options: Any) -> bool:
+    """Run ``body()`` then ``_provision`` in one transaction on default; all or nothing."""
+    state: dict[str, Any] = {"created": False, "staged": None}
+    try:
         with transaction.atomic(using=DEFAULT_DB_ALIAS):
-            created = strategy.create(tenant)
-            if migrate:
-                strategy.migrate(tenant, _migrate_options(verbosity), stdout or sys.stdout)
+            body()
+            _provision(tenant, state, **options)
     except Exception as exc:
-        if created:
-            strategy.drop(tenant)
+        if state["staged"] is not None:
+            database_isolation.drop_named(_connection_of(tenant), state["staged"])
+        if isinstance(exc, ProvisioningError):
+            raise
         msg = f"Provisioning tenant {tenant.tenant_id!r} failed ({type(exc).__name__}: {exc}); " + (
-            "its new schema or database was dropped." if created else "nothing was created."
+            "its new schema or database was dropped."
+            if state["created"]
+            else "nothing was created."
         )
         raise ProvisioningError(msg) from exc
     logger.info("Provisioned tenant %r (%s)", tenant.tenant_id, isolation_of(tenant))
-    return created
+    return bool(state["created"])
+
+
+def provision_tenant(
+    tenant: Any,
+    *,
+    migrate: bool = True,
+    adopt_existing: bool = False,
+    verbosity: int = 0,
+    stdout: TextIO | None = None,
+) -> bool:
+    """Create ``tenant``'s schema or database and migrate its tenant apps; all or nothing.
+
+    Returns False when the schema or database already existed for this tenant row (then it is
+    only migrated and, should that fail, kept). Found at the tenant's name but not
+    provisioned for this row, it is refused with ProvisioningError unless ``adopt_existing``.
+    One that this call created is dropped again on failure, and a ``ProvisioningError``
+    chained to the cause is raised. The tenant row is not touched.
+    """
+    return _provisioned_atomically(
+        tenant,
+        lambda: None,
+        migrate=migrate,
+        adopt_existing=adopt_existing,
+        verbosity=verbosity,
+        stdout=stdout,
+    )
+
+
+def is_provisioned(tenant: Any) -> bool:
+    """True when ``tenant``'s schema or database exists and is this row's (False if unknown)."""
+    strategy = _strategy(tenant)
+    try:
+        return strategy.exists(tenant) and strategy.owned(tenant)
+    except (IsolationError, DatabaseError):
+        return False
+
+
+def clear_caches(tenant: Any) -> list[str]:
+    """Clear ``tenant``'s entries on every tenant-isolated cache alias; the aliases cleared.
+
+    Aliases with ``"TENANT_ISOLATION": False`` (e.g. a shared sessions cache) are left alone.
+    Without the cache patch nothing is tenant-scoped, so nothing is cleared.
+    """
+    from django.conf import settings
+    from django.core.cache import caches
+
+    from omnitenant.patches.cache import is_patched
+
+    if not is_patched():
+        return []
+    cleared = []
+    with TenantContext.use_tenant(tenant):
+        for alias, options in settings.CACHES.items():
+            if options.get("TENANT_ISOLATION", True) is False:
+                continue
+            try:
+                caches[alias].clear()
+            except Exception as exc:
+                msg = (
+                    f"Could not clear tenant {tenant.tenant_id!r}'s entries on cache alias "
+                    f"{alias!r} ({type(exc).__name__}: {exc}); nothing was deleted. Bring the "
+                    "cache back and delete the tenant again."
+                )
+                raise ProvisioningError(msg) from exc
+            cleared.append(alias)
+    return cleared
+
+
+def delete_tenant(tenant: Any, *, drop_data: bool = False) -> str | None:
+    """Delete ``tenant``'s row and domains, clear its cache entries, keep or drop its data.
+
+    Kept data is renamed out of reach (``_kept_<utc time>_<tenant_id>``, see
+    ``kept_data``); the new name is returned. Dropped data goes only once the row's deletion
+    has committed: a schema is dropped in the same transaction, a database is renamed aside
+    first, dropped on commit and renamed back if the transaction fails.
+    """
+    strategy = _strategy(tenant)
+    clear_caches(tenant)
+    present = is_provisioned(tenant)
+    if strategy is schema_isolation:
+        with transaction.atomic(using=DEFAULT_DB_ALIAS):
+            tenant.delete()
+            if not present:
+                return None
+            if drop_data:
+                schema_isolation.drop(tenant)
+                return None
+            return schema_isolation.move_aside(tenant)
+    connection = _connection_of(tenant)
+    if not present or database_isolation.configured(tenant):
+        if present and not drop_data:
+            database_isolation.move_aside(tenant)  # raises: explains the choice
+        with transaction.atomic(using=DEFAULT_DB_ALIAS):
+            tenant.delete()
+            if present:
+                transaction.on_commit(
+                    lambda: _drop_after_commit(
+                        tenant, connection, connection.settings_dict["NAME"]
+                    ),
+                    using=DEFAULT_DB_ALIAS,
+                )
+        database_isolation.unregister_alias(connection.alias)
+        return None
+    name = database_isolation.move_aside(tenant, aside.DROP if drop_data else aside.KEPT)
+    try:
+        with transaction.atomic(using=DEFAULT_DB_ALIAS):
+            tenant.delete()
+            if drop_data:
+                transaction.on_commit(
+                    lambda: _drop_after_commit(tenant, connection, name), using=DEFAULT_DB_ALIAS
+                )
+    except BaseException:
+        database_isolation.move_back(tenant, name)
+        logger.warning("Deleting tenant %r failed: its database is back in place", tenant.tenant_id)
+        raise
+    database_isolation.unregister_alias(connection.alias)
+    return None if drop_data else name
+
+
+def _drop_after_commit(tenant: Any, connection: Any, name: str) -> None:
+    try:
+        database_isolation.drop_named(connection, name)
+    except (IsolationError, DatabaseError, OSError):
+        logger.exception(
+            "Tenant %r is deleted but its database %r could not be dropped; "
+            "manage.py provision_tenant --cleanup retries it",
+            tenant.tenant_id,
+            name,
+        )
+    else:
+        logger.warning("Dropped the data of tenant %r", tenant.tenant_id)
 
 
 def deprovision_tenant(tenant: Any, *, drop_data: bool = False) -> bool:
-    """Drop ``tenant``'s schema or database, only with ``drop_data=True``; True when dropped.
+    """Drop ``tenant``'s schema or database (``drop_data=True``) or move it aside; True if dropped.
 
-    Without it the data stays where it is (a new row with the same tenant_id finds it again);
-    a runtime database alias is forgotten either way.
+    For a tenant whose row is gone or never existed (scripts, tests); ``delete_tenant``
+    deletes a row and its data together. A runtime database alias is forgotten either way.
     """
     strategy = _strategy(tenant)
     if drop_data:
         strategy.drop(tenant)
         logger.warning("Dropped the data of tenant %r", tenant.tenant_id)
+    elif strategy.exists(tenant):  # a deleted row has no pk any more: no owner check
+        strategy.move_aside(tenant)
     if strategy is database_isolation:
         database_isolation.unregister_alias(database_isolation.alias_of(tenant))
     return drop_data
+
+
+# --- kept and orphaned data -----------------------------------------------------------------
+
+
+def kept_data() -> list[dict[str, Any]]:
+    """The data of deleted tenants, kept aside: name, original tenant_id, deleted_at, kind."""
+    rows = []
+    for place, entries in _asides():
+        for entry, record in entries:
+            if entry.state != aside.KEPT:
+                continue
+            rows.append(
+                {
+                    "name": entry.name,
+                    "tenant_id": (record or {}).get("tenant_id") or entry.rest,
+                    "deleted_at": entry.at.isoformat(timespec="seconds"),
+                    "kind": place,
+                }
+            )
+    return rows
+
+
+def _asides() -> list[tuple[str, list[tuple[aside.Aside, dict[str, Any] | None]]]]:
+    found = []
+    if schema_isolation.supports_schemas(connections[DEFAULT_DB_ALIAS]):
+        found.append(("schema", schema_isolation.asides()))
+    for connection in database_isolation.places():
+        kind = "sqlite file" if connection.vendor == "sqlite" else f"{connection.vendor} database"
+        found.append((kind, database_isolation.asides_at(connection)))
+    return found
+
+
+def cleanup_orphans(*, min_age: float = 300.0) -> list[str]:
+    """Finish or undo database steps a killed process left half done; each one is logged.
+
+    A staged database whose row committed is renamed into place; one whose row never came is
+    dropped. A database set aside to be dropped is dropped once its row is gone, or renamed
+    back when the row is still there. Kept data is never touched. Entries younger than
+    ``min_age`` seconds may belong to a process still running and are left alone.
+    """
+    done = []
+    now = time.time()
+    tenants = get_tenant_model()._default_manager
+    for connection in database_isolation.places():
+        for entry, record in database_isolation.asides_at(connection):
+            if entry.state == aside.KEPT:
+                continue
+            tenant_id = (record or {}).get("tenant_id") or entry.rest.partition(".")[0]
+            row = tenants.filter(tenant_id=tenant_id, isolation_type="database").first()
+            if row is not None and not is_provisioned(row):
+                database_isolation.publish(row, entry.name)
+                action = "renamed back into place" if entry.state == aside.DROP else "completed"
+            elif now - entry.at.timestamp() >= min_age:
+                database_isolation.drop_named(connection, entry.name)
+                action = "dropped"
+            else:
+                continue
+            logger.warning("Orphaned database %r of tenant %r: %s", entry.name, tenant_id, action)
+            done.append(f"{entry.name}: {action}")
+    return done
 
 
 def migrate_tenant(
@@ -174,6 +460,7 @@ def create_tenant(
     domains: Iterable[str] = (),
     db_alias: str | None = None,
     migrate: bool = True,
+    adopt_existing: bool = False,
     verbosity: int = 0,
     stdout: TextIO | None = None,
     **fields: Any,
@@ -181,23 +468,35 @@ def create_tenant(
     """Create a tenant row, its domains (the first is primary) and its schema or database.
 
     All in one transaction on the default database: when validation or provisioning fails,
-    no row, domain, schema or database is left behind.
+    no row, domain, schema or database is left behind. A schema or database already at the
+    tenant's name is refused (ProvisioningError) unless ``adopt_existing``.
     """
     validate_tenant_id(tenant_id)
     tenant_model, domain_model = get_tenant_model(), get_domain_model()
-    with transaction.atomic(using=DEFAULT_DB_ALIAS):
-        tenant = tenant_model(
-            tenant_id=tenant_id,
-            name=name,
-            isolation_type=isolation_type,
-            db_alias=db_alias,
-            **fields,
-        )
+    tenant = tenant_model(
+        tenant_id=tenant_id, name=name, isolation_type=isolation_type, db_alias=db_alias, **fields
+    )
+
+    def rows() -> None:
         tenant.full_clean()
         tenant.save()
         for index, domain in enumerate(domains):
             row = domain_model(domain=domain, tenant=tenant, is_primary=index == 0)
             row.full_clean()
             row.save()
-        provision_tenant(tenant, migrate=migrate, verbosity=verbosity, stdout=stdout)
+
+    clear_caches(tenant)  # entries a tenant with this id left, e.g. deleted by the ORM alone
+    try:
+        _provisioned_atomically(
+            tenant,
+            rows,
+            migrate=migrate,
+            adopt_existing=adopt_existing,
+            verbosity=verbosity,
+            stdout=stdout,
+        )
+    except ProvisioningError as exc:
+        if isinstance(exc.__cause__, (ValidationError, IsolationError)):
+            raise exc.__cause__ from None
+        raise
     return tenant

@@ -2,6 +2,7 @@ import io
 import os
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection, connections
 from django.db.models.signals import post_migrate
 from django_tenants.utils import schema_exists
@@ -9,9 +10,11 @@ from django_tenants.utils import schema_exists
 from omnitenant.context import TenantContext
 from omnitenant.exceptions import IsolationError, ProvisioningError
 from omnitenant.isolation import database
+from omnitenant.isolation import schema as schema_isolation
 from omnitenant.provisioning import (
     create_tenant,
     deprovision_tenant,
+    kept_data,
     migrate_all_tenants,
     migrate_shared,
     migrate_tenant,
@@ -32,7 +35,7 @@ def dropped():
     for tenant in made:
         deprovision_tenant(tenant, drop_data=True)
         if tenant.isolation_type == "database":
-            database.ensure_alias(tenant)  # the next test case allows queries to it
+            database.register(tenant)  # the next test case allows queries to it
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -42,7 +45,7 @@ def aliases(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         for tenant in tenants:
             deprovision_tenant(tenant, drop_data=True)  # left over by an interrupted run
-            database.ensure_alias(tenant)
+            database.register(tenant)
         yield
         for tenant in tenants:
             deprovision_tenant(tenant, drop_data=True)
@@ -52,6 +55,11 @@ def tables_in_schema(name):
     with connection.cursor() as cursor:
         cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", [name])
         return {row[0] for row in cursor.fetchall()}
+
+
+def holds_data(path):
+    """True when a SQLite file is at ``path`` (an empty one is what a bare connect leaves)."""
+    return os.path.exists(path) and os.path.getsize(path) > 0
 
 
 class Boom(Exception):
@@ -121,7 +129,7 @@ def test_failed_sqlite_provisioning_leaves_no_file_and_no_row():
     alias = f"{PREFIX}_pied"
     with pytest.raises(ProvisioningError, match="new schema or database was dropped"):
         create_tenant("pied", "Pied Piper", isolation_type="database", db_alias=alias)
-    assert not os.path.exists(connections.settings[alias]["NAME"])
+    assert not holds_data(connections.settings[alias]["NAME"])
     assert not Tenant.objects.filter(tenant_id="pied").exists()
 
 
@@ -136,19 +144,21 @@ def test_saving_a_tenant_row_provisions_nothing():
     assert not schema_exists("lazy")
 
 
-def test_delete_without_drop_data_keeps_the_schema_and_its_rows(dropped):
+def test_deprovision_without_drop_data_moves_the_schema_out_of_reach(dropped):
     tenant = create_tenant("hooli", "Hooli")
     with TenantContext.use_tenant(tenant):
         Note.objects.create(title="kept")
     tenant.delete()
     assert deprovision_tenant(tenant) is False
-    assert schema_exists("hooli")
-    again = create_tenant("hooli", "Hooli again")  # finds its schema and rows again
+    assert not schema_exists("hooli")
+    [kept] = [row for row in kept_data() if row["tenant_id"] == "hooli"]
+    assert kept["kind"] == "schema"
+    assert kept["name"].startswith("_kept_")
+    again = create_tenant("hooli", "Hooli again")  # a new tenant: nothing of the old one
     dropped.append(again)
     with TenantContext.use_tenant(again):
-        assert list(Note.objects.values_list("title", flat=True)) == ["kept"]
-    assert deprovision_tenant(again, drop_data=True) is True
-    assert not schema_exists("hooli")
+        assert Note.objects.count() == 0
+    schema_isolation.drop_named(kept["name"])
 
 
 def test_provisioning_twice_only_migrates(dropped):
@@ -164,7 +174,7 @@ def test_provisioning_twice_only_migrates(dropped):
 def test_two_tenants_cannot_share_a_database_alias(dropped):
     alias = f"{PREFIX}_pied"
     dropped.append(create_tenant("pied", "Pied", isolation_type="database", db_alias=alias))
-    with pytest.raises(ProvisioningError, match="tenant 'pied' already keeps its rows there"):
+    with pytest.raises(ValidationError, match="already uses this db_alias"):
         create_tenant("raviga", "Raviga", isolation_type="database", db_alias=alias)
     assert not Tenant.objects.filter(tenant_id="raviga").exists()
 

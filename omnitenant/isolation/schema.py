@@ -22,7 +22,7 @@ from django_tenants.utils import get_public_schema_name, quote_schema_name, sche
 
 from omnitenant.context import TenantContext
 from omnitenant.exceptions import IsolationError
-from omnitenant.isolation import SCHEMA, isolation_of
+from omnitenant.isolation import SCHEMA, aside, isolation_of
 
 ENGINE = "django_tenants.postgresql_backend"
 _RESERVED = ("information_schema",)
@@ -149,20 +149,81 @@ def exists(tenant: Any) -> bool:
     return schema_exists(schema_name(tenant), database=DEFAULT_DB_ALIAS)
 
 
+def owned(tenant: Any) -> bool:
+    """True when ``tenant``'s schema was provisioned (or adopted) for this very tenant row."""
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute(
+            "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = %s",
+            [schema_name(tenant)],
+        )
+        row = cursor.fetchone()
+    return row is not None and aside.owns(aside.read_marker(row[0]), tenant)
+
+
+def mark(tenant: Any) -> None:
+    """Record on ``tenant``'s schema that it belongs to this tenant row."""
+    _comment(schema_name(tenant), aside.marker(tenant))
+
+
 def create(tenant: Any) -> bool:
-    """Create ``tenant``'s schema; False when it already existed."""
+    """Create ``tenant``'s schema, marked as this row's; False when it already existed."""
     if exists(tenant):
         return False
     with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
         cursor.execute(f"CREATE SCHEMA {quote_schema_name(schema_name(tenant))}")
+    mark(tenant)
     return True
 
 
 def drop(tenant: Any) -> None:
     """Drop ``tenant``'s schema and everything in it."""
     require_schemas(tenant)
+    drop_named(schema_name(tenant))
+
+
+def drop_named(name: str) -> None:
+    """Drop schema ``name`` (a tenant's or an aside one) and everything in it."""
     with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-        cursor.execute(f"DROP SCHEMA IF EXISTS {quote_schema_name(schema_name(tenant))} CASCADE")
+        cursor.execute(f"DROP SCHEMA IF EXISTS {quote_schema_name(name)} CASCADE")
+
+
+def move_aside(tenant: Any, state: str = aside.KEPT) -> str:
+    """Rename ``tenant``'s schema out of every tenant's reach; returns the new name.
+
+    Transactional like any DDL on PostgreSQL: rolled back with the deletion it belongs to.
+    """
+    require_schemas(tenant)
+    name = aside.aside_name(state, tenant.tenant_id)
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute(
+            f"ALTER SCHEMA {quote_schema_name(schema_name(tenant))} "
+            f"RENAME TO {quote_schema_name(name)}"
+        )
+    _comment(name, aside.marker(tenant, state))
+    return name
+
+
+def asides() -> list[tuple[aside.Aside, dict[str, Any] | None]]:
+    """Every aside schema on the default database, with its marker."""
+    if not supports_schemas(connections[DEFAULT_DB_ALIAS]):
+        return []
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute(
+            "SELECT nspname, obj_description(oid, 'pg_namespace') FROM pg_namespace "
+            "WHERE starts_with(nspname, '_') ORDER BY nspname"
+        )
+        rows = cursor.fetchall()
+    found = []
+    for name, comment in rows:
+        parsed = aside.parse(name)
+        if parsed is not None:
+            found.append((parsed, aside.read_marker(comment)))
+    return found
+
+
+def _comment(name: str, text: str) -> None:
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute(f"COMMENT ON SCHEMA {quote_schema_name(name)} IS %s", [text])
 
 
 def migrate(tenant: Any, options: dict[str, Any], stdout: Any, *, label: str = "schema") -> None:

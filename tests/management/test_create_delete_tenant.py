@@ -11,7 +11,8 @@ from django_tenants.utils import schema_exists
 from omnitenant import TenantContext
 from omnitenant.exceptions import InvalidTenantId, TenantNotFound
 from omnitenant.isolation import database
-from omnitenant.provisioning import deprovision_tenant
+from omnitenant.isolation import schema as schema_isolation
+from omnitenant.provisioning import deprovision_tenant, kept_data
 from tests.isolation.tenants import PREFIX, sqlite_tenant
 from tests.tenantapp.models import Note
 from tests.testapp.models import Domain, Tenant
@@ -27,7 +28,7 @@ def sqlite_alias(django_db_setup, django_db_blocker):
     tenant = sqlite_tenant("cmdpied")
     with django_db_blocker.unblock():
         deprovision_tenant(tenant, drop_data=True)  # left over by an interrupted run
-        database.ensure_alias(tenant)
+        database.register(tenant)
         yield
         deprovision_tenant(tenant, drop_data=True)
 
@@ -85,7 +86,7 @@ def test_create_tenant_with_its_own_database():
         assert not os.path.exists(path)
         assert not Tenant.objects.filter(tenant_id="cmdpied").exists()
     finally:
-        database.ensure_alias(sqlite_tenant("cmdpied"))  # the next test case may query it
+        database.register(sqlite_tenant("cmdpied"))  # the next test case may query it
 
 
 # Bad input: refused, and nothing half-created.
@@ -158,16 +159,21 @@ def make_hooli():
     return tenant
 
 
-def test_delete_tenant_keeps_the_data_by_default():
+def test_delete_tenant_keeps_the_data_aside_by_default():
     make_hooli()
     output = command("delete_tenant", "hooli", "--noinput")
-    assert output == (
-        "Deleted tenant 'hooli'; its schema 'hooli' was kept (a new tenant 'hooli' would find "
-        "it again).\n"
-    )
-    assert not Tenant.objects.filter(tenant_id="hooli").exists()
-    assert not Domain.objects.filter(domain="hooli.io").exists()
-    assert schema_exists("hooli")
+    [kept] = [row for row in kept_data() if row["tenant_id"] == "hooli"]
+    try:
+        assert output == (
+            f"Deleted tenant 'hooli'; its schema 'hooli' was kept as {kept['name']!r} (see "
+            "manage.py list_tenants --kept).\n"
+        )
+        assert not Tenant.objects.filter(tenant_id="hooli").exists()
+        assert not Domain.objects.filter(domain="hooli.io").exists()
+        assert not schema_exists("hooli")
+        assert kept["name"] in command("list_tenants", "--kept")
+    finally:
+        schema_isolation.drop_named(kept["name"])
 
 
 def test_delete_tenant_drop_data_drops_the_schema():

@@ -31,7 +31,7 @@ def provisioned(django_db_setup, django_db_blocker):
         ),
     ]
     with django_db_blocker.unblock():
-        database.ensure_alias(sqlite_tenant("cmdinitech"))
+        database.register(sqlite_tenant("cmdinitech"))
         for tenant in made:
             deprovision_tenant(tenant, drop_data=True)  # left over by an interrupted run
             provision_tenant(tenant)

@@ -17,12 +17,13 @@ def test_table_lists_every_tenant_in_id_order(tenants):
         tenant_id="umbrella", name="Umbrella Corp", isolation_type="database", db_alias="other"
     )
     assert list_tenants().splitlines() == [
-        "ID        NAME           ISOLATION         DOMAINS                         ACTIVE",
-        "acme      Acme           schema            shop.acme.io, acme.example.com  yes",
-        "globex    Globex         schema            -                               yes",
-        "hooli     Hooli          schema            -                               yes",
-        "initech   Initech        schema            -                               no",
-        "umbrella  Umbrella Corp  database (other)  -                               yes",
+        "ID        NAME           ISOLATION         DOMAINS                         ACTIVE"
+        "  PROVISIONED",
+        "acme      Acme           schema            shop.acme.io, acme.example.com  yes     no",
+        "globex    Globex         schema            -                               yes     no",
+        "hooli     Hooli          schema            -                               yes     no",
+        "initech   Initech        schema            -                               no      no",
+        "umbrella  Umbrella Corp  database (other)  -                               yes     no",
     ]
 
 
@@ -37,6 +38,7 @@ def test_json_format(tenants):
         "cache_alias": None,
         "domains": ["shop.acme.io", "acme.example.com"],
         "is_active": True,
+        "provisioned": False,
     }
     assert rows[3]["is_active"] is False
 

@@ -11,7 +11,7 @@ from omnitenant.context import validate_tenant_id
 from omnitenant.exceptions import InvalidTenantId, OmnitenantError
 from omnitenant.lookup import tenant_by_id
 from omnitenant.management.base import InvalidTenantIdError
-from omnitenant.provisioning import create_tenant
+from omnitenant.provisioning import cleanup_orphans, create_tenant
 
 
 def _validation_message(exc: ValidationError) -> str:
@@ -54,6 +54,14 @@ class Command(BaseCommand):
             dest="migrate",
             help="Create the schema or database but do not migrate it.",
         )
+        parser.add_argument(
+            "--adopt-existing",
+            action="store_true",
+            help=(
+                "Use a schema or database already at the tenant's name as its data (refused "
+                "without this option: it may hold another tenant's rows)."
+            ),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         tenant_id = options["tenant_id"]
@@ -64,6 +72,7 @@ class Command(BaseCommand):
         if tenant_by_id(tenant_id) is not None:
             msg = f"Tenant {tenant_id!r} already exists; see manage.py list_tenants."
             raise CommandError(msg)
+        cleanup_orphans()
         try:
             tenant = create_tenant(
                 tenant_id,
@@ -72,6 +81,7 @@ class Command(BaseCommand):
                 domains=options["domains"],
                 db_alias=options["db_alias"],
                 migrate=options["migrate"],
+                adopt_existing=options["adopt_existing"],
                 verbosity=options["verbosity"],
                 stdout=self.stdout,
             )

@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DEFAULT_DB_ALIAS, transaction
 
+from omnitenant.exceptions import OmnitenantError
 from omnitenant.management.base import get_tenant_or_error
-from omnitenant.provisioning import deprovision_tenant
+from omnitenant.provisioning import delete_tenant, describe
 
 
 class Command(BaseCommand):
     help = (
-        "Delete a tenant and its domains. Its schema or database is kept unless --drop-data "
-        "is given; you are asked to type the tenant id to confirm."
+        "Delete a tenant and its domains, and clear its cache entries. Its schema or database "
+        "is kept under a new name (see list_tenants --kept) unless --drop-data is given; you "
+        "are asked to type the tenant id to confirm."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -36,13 +37,13 @@ class Command(BaseCommand):
         tenant = get_tenant_or_error(options["tenant_id"], include_inactive=True)
         tenant_id = tenant.tenant_id
         drop_data = options["drop_data"]
-        storage = (
-            f"database {tenant.db_alias!r}"
-            if tenant.isolation_type == "database"
-            else f"schema {tenant_id!r}"
-        )
+        try:
+            storage = describe(tenant)
+        except OmnitenantError as exc:
+            msg = f"Cannot delete tenant {tenant_id!r}: {exc}"
+            raise CommandError(msg) from exc
         if options["interactive"]:
-            fate = "DROPPED with all its rows" if drop_data else "kept"
+            fate = "DROPPED with all its rows" if drop_data else "kept under a new name"
             answer = input(
                 f"Delete tenant {tenant_id!r} ({tenant.name}) and its domains? Its {storage} "
                 f"will be {fate}. Type the tenant id to confirm: "
@@ -50,13 +51,16 @@ class Command(BaseCommand):
             if answer.strip() != tenant_id:
                 msg = f"Deletion of tenant {tenant_id!r} cancelled; nothing was changed."
                 raise CommandError(msg)
-        # Row first, data last, in one transaction: if dropping fails the row comes back.
-        with transaction.atomic(using=DEFAULT_DB_ALIAS):
-            tenant.delete()
-            deprovision_tenant(tenant, drop_data=drop_data)
+        try:
+            kept = delete_tenant(tenant, drop_data=drop_data)
+        except OmnitenantError as exc:
+            msg = f"Cannot delete tenant {tenant_id!r}: {exc}"
+            raise CommandError(msg) from exc
         if options["verbosity"] > 0:
             if drop_data:
                 done = f"its {storage} was dropped"
+            elif kept:
+                done = f"its {storage} was kept as {kept!r} (see manage.py list_tenants --kept)"
             else:
-                done = f"its {storage} was kept (a new tenant {tenant_id!r} would find it again)"
+                done = "it had no schema or database"
             self.stdout.write(self.style.SUCCESS(f"Deleted tenant {tenant_id!r}; {done}."))
