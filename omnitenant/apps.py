@@ -21,8 +21,8 @@ class OmnitenantConfig(AppConfig):
             lookup,
         )
         from omnitenant.conf import read_value
-        from omnitenant.exceptions import ConfigurationError
         from omnitenant.context import TenantContext
+        from omnitenant.exceptions import ConfigurationError
         from omnitenant.isolation import schema
 
         # With TENANT_MODEL/DOMAIN_MODEL unusable there is nothing to watch;

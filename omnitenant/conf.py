@@ -5,7 +5,8 @@
 one-element list (exact matches only, never a substring); any other refused value is replaced
 by the value that keeps tenants apart (``Rule.fallback``) and a warning names it; where no
 such value exists (``TENANT_APPS``: no reading says which apps are tenant apps)
-``get_config()`` raises ``ConfigurationError``. So run-time behaviour is never looser than the checks.
+``get_config()`` raises ``ConfigurationError``. Run-time behaviour is never looser than the
+checks.
 """
 
 from __future__ import annotations

@@ -219,8 +219,7 @@ def check_resolution_cache(app_configs: Any = None, **kwargs: Any) -> list[Check
     if not RULES["RESOLUTION_CACHE_TTL"].accepts(ttl):
         messages.append(
             Error(
-                f"OMNITENANT_CONFIG['RESOLUTION_CACHE_TTL'] = {ttl!r} is not a number of "
-                "seconds.",
+                f"OMNITENANT_CONFIG['RESOLUTION_CACHE_TTL'] = {ttl!r} is not a number of seconds.",
                 hint="Set it to the longest a process may serve a lookup without reading it "
                 "again, e.g. 60 (an int or float, 0 or more).",
                 id="omnitenant.E015",
