@@ -19,6 +19,7 @@ class OmnitenantConfig(AppConfig):
         from omnitenant import (
             checks,  # noqa: F401 - registers the system checks
             lookup,
+            origin,
         )
         from omnitenant.conf import read_value
         from omnitenant.context import TenantContext
@@ -29,6 +30,9 @@ class OmnitenantConfig(AppConfig):
         # the omnitenant.E001/E002 checks tell the user what to fix.
         with contextlib.suppress(LookupError, ValueError, ConfigurationError):
             lookup.connect_invalidation()
+
+        # Tenant rows remember their tenant: TenantRouter.allow_relation compares it.
+        origin.connect()
 
         # Each thread's connection follows the active tenant's schema, also in threads that
         # inherit the tenant without entering it (sync views under ASGI).

@@ -14,6 +14,7 @@ from django.apps import apps
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
 
+from omnitenant import origin
 from omnitenant.conf import Config, get_config
 from omnitenant.context import TenantContext
 from omnitenant.exceptions import NoTenantActive
@@ -105,9 +106,13 @@ class TenantRouter:
         return DEFAULT_DB_ALIAS
 
     def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool | None:
-        if is_tenant_model(type(obj1)) or is_tenant_model(type(obj2)):
-            return obj1._state.db == obj2._state.db
-        return None
+        """Tenant rows relate only within one database and, both tenant rows, one tenant."""
+        tenant1, tenant2 = is_tenant_model(type(obj1)), is_tenant_model(type(obj2))
+        if not (tenant1 or tenant2):
+            return None
+        if obj1._state.db != obj2._state.db:
+            return False
+        return not (tenant1 and tenant2) or origin.tenant_id_of(obj1) == origin.tenant_id_of(obj2)
 
     def allow_migrate(
         self, db: str, app_label: str, model_name: str | None = None, **hints: Any

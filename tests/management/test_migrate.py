@@ -21,8 +21,9 @@ EXTRA = override_settings(MIGRATION_MODULES={"tenantapp": "tests.management.extr
 
 @pytest.fixture(scope="module")
 def provisioned(django_db_setup, django_db_blocker):
-    """Schema tenants mgacme and mgglobex and a SQLite-database tenant mginitech, migrated
-    to tenantapp 0001; tests.management.extra_migrations holds a 0002 none of them has."""
+    """Schema tenants mgacme and mgglobex and a SQLite-database tenant mginitech.
+
+    tests.management.extra_migrations is tenantapp's migrations plus a 0003 none has."""
     made = [
         Tenant(tenant_id="mgacme", name="Acme"),
         Tenant(tenant_id="mgglobex", name="Globex"),
@@ -40,7 +41,7 @@ def provisioned(django_db_setup, django_db_blocker):
 
 @pytest.fixture
 def tenants(provisioned):
-    """The tenants' rows, each tenant back at tenantapp 0001 (the extra 0002 not applied)."""
+    """The tenants' rows, each tenant back at tenantapp 0002 (the extra 0003 not applied)."""
     from omnitenant.provisioning import migrate_tenant
 
     rows = {}
@@ -50,7 +51,7 @@ def tenants(provisioned):
         rows[tenant.tenant_id] = tenant
     with EXTRA:
         for tenant in provisioned:
-            migrate_tenant(tenant, app_label="tenantapp", migration_name="0001", verbosity=0)
+            migrate_tenant(tenant, app_label="tenantapp", migration_name="0002", verbosity=0)
             assert not has_label_table(tenant)
         yield rows
 
@@ -85,7 +86,7 @@ def run(*args, **options):
 @pytest.mark.parametrize("tenant_id", ["mgacme", "mginitech"])
 def test_tenant_command_migrate_migrates_the_tenant(tenants, tenant_id):
     output = run("tenant_command", "migrate", tenant=tenant_id)
-    assert "Applying tenantapp.0002_label... OK" in output
+    assert "Applying tenantapp.0003_label... OK" in output
     assert [has_label_table(tenant) for tenant in tenants.values()] == [
         tid == tenant_id for tid in tenants
     ]
@@ -96,7 +97,7 @@ def test_tenant_command_migrate_migrates_the_tenant(tenants, tenant_id):
 
 def test_all_tenants_command_migrate_migrates_every_tenant(tenants):
     output = run("all_tenants_command", "migrate")
-    assert output.count("Applying tenantapp.0002_label...") == 3
+    assert output.count("Applying tenantapp.0003_label...") == 3
     assert "migrate: 3 ok, 0 failed of 3 tenants" in output
     assert all(has_label_table(tenant) for tenant in tenants.values())
     assert not public_has_label_table()
@@ -108,7 +109,7 @@ def test_migrate_options_pass_through(tenants, tenant_id):
     kind = "database" if tenant_id == "mginitech" else "schema"
     assert (
         f"[{kind}:{tenant_id}] Planned operations:\n"
-        f"[{kind}:{tenant_id}] tenantapp.0002_label\n"
+        f"[{kind}:{tenant_id}] tenantapp.0003_label\n"
         f"[{kind}:{tenant_id}]     Create model Label\n"
     ) in output
     assert not has_label_table(tenants[tenant_id])
@@ -117,8 +118,8 @@ def test_migrate_options_pass_through(tenants, tenant_id):
 def test_showmigrations_shows_the_tenants_own_state(tenants):
     run("tenant_command", "migrate", tenant="mginitech")
     shown = run("tenant_command", "showmigrations", "tenantapp", tenant="mginitech")
-    assert " [X] 0002_label" in shown
-    assert " [ ] 0002_label" in run(
+    assert " [X] 0003_label" in shown
+    assert " [ ] 0003_label" in run(
         "tenant_command", "showmigrations", "tenantapp", tenant="mgacme"
     )
 
@@ -169,7 +170,7 @@ def test_dumpdata_dumps_the_database_tenants_rows(tenants):
 
 def test_command_line_migrate_migrates_the_database_tenant(tenants, capsys):
     ManagementUtility(["manage.py", "tenant_command", "migrate", "--tenant", "mginitech"]).execute()
-    assert "Applying tenantapp.0002_label... OK" in capsys.readouterr().out
+    assert "Applying tenantapp.0003_label... OK" in capsys.readouterr().out
     assert has_label_table(tenants["mginitech"])
 
 

@@ -2,7 +2,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("tenantapp", "0001_initial")]
+    dependencies = [("tenantapp", "0002_comment")]
 
     operations = [
         migrations.CreateModel(
