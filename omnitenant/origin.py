@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
+from django.core.signals import setting_changed
 from django.db.models import Model
+from django.db.models.signals import post_init, post_save
+from django.dispatch import receiver
 
 from omnitenant.context import TenantContext
+from omnitenant.routers import is_tenant_model
 
 _ATTRIBUTE = "omnitenant_tenant_id"
 _UNKNOWN = object()
@@ -23,11 +28,8 @@ def _current_tenant_id() -> str | None:
 
 
 def remember_tenant(sender: type[Model], instance: Model, **kwargs: Any) -> None:
-    """``post_init`` / ``post_save`` receiver: note the active tenant on a tenant-model row."""
-    from omnitenant.routers import is_tenant_model
-
-    if is_tenant_model(sender):
-        setattr(instance._state, _ATTRIBUTE, _current_tenant_id())
+    """``post_init`` / ``post_save`` receiver of each tenant model: note the active tenant."""
+    setattr(instance._state, _ATTRIBUTE, _current_tenant_id())
 
 
 def tenant_id_of(instance: Model) -> str | None:
@@ -41,8 +43,18 @@ def tenant_id_of(instance: Model) -> str | None:
 
 
 def connect() -> None:
-    """Connect ``remember_tenant`` (idempotent)."""
-    from django.db.models.signals import post_init, post_save
+    """Connect ``remember_tenant`` to every tenant model (idempotent).
 
-    post_init.connect(remember_tenant, dispatch_uid="omnitenant-origin-init")
-    post_save.connect(remember_tenant, dispatch_uid="omnitenant-origin-save")
+    Per model, so that building a shared model's instance costs nothing extra.
+    """
+    for model in apps.get_models():
+        if is_tenant_model(model):
+            label = model._meta.label
+            post_init.connect(remember_tenant, sender=model, dispatch_uid=f"omnitenant-{label}")
+            post_save.connect(remember_tenant, sender=model, dispatch_uid=f"omnitenant-{label}")
+
+
+@receiver(setting_changed)
+def _connect_new_tenant_models(*, setting: str, **kwargs: Any) -> None:
+    if setting == "OMNITENANT_CONFIG" and apps.ready:
+        connect()

@@ -14,7 +14,6 @@ from django.apps import apps
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
 
-from omnitenant import origin
 from omnitenant.conf import Config, get_config
 from omnitenant.context import TenantContext
 from omnitenant.exceptions import NoTenantActive
@@ -112,6 +111,8 @@ class TenantRouter:
             return None
         if obj1._state.db != obj2._state.db:
             return False
+        from omnitenant import origin  # imports this module
+
         return not (tenant1 and tenant2) or origin.tenant_id_of(obj1) == origin.tenant_id_of(obj2)
 
     def allow_migrate(

@@ -1,3 +1,5 @@
+import logging
+
 import pytest
 from django.conf import settings
 from django.test import override_settings
@@ -260,9 +262,14 @@ def test_a_lone_public_host_string_matches_that_host_only():
 def test_a_wrong_value_is_reported_and_read_safely(key, value, read, caplog):
     from omnitenant.conf import RULES
 
-    with override_settings(OMNITENANT_CONFIG=config(**{key: value})):
-        assert getattr(get_config(), key.lower()) == read
-        assert RULES[key].check_id in run_check_ids()
+    logger = logging.getLogger("omnitenant.conf")
+    logger.addHandler(caplog.handler)
+    try:
+        with override_settings(OMNITENANT_CONFIG=config(**{key: value})):
+            assert getattr(get_config(), key.lower()) == read
+            assert RULES[key].check_id in run_check_ids()
+    finally:
+        logger.removeHandler(caplog.handler)
     if not RULES[key].accepts(read):
         return
     assert f"OMNITENANT_CONFIG[{key!r}] = {value!r} is invalid ({RULES[key].check_id}" in (
