@@ -16,6 +16,7 @@ from django.db.models.signals import post_init, post_save
 from django.dispatch import receiver
 
 from omnitenant.context import TenantContext
+from omnitenant.exceptions import ConfigurationError
 from omnitenant.routers import is_tenant_model
 
 _ATTRIBUTE = "omnitenant_tenant_id"
@@ -45,13 +46,18 @@ def tenant_id_of(instance: Model) -> str | None:
 def connect() -> None:
     """Connect ``remember_tenant`` to every tenant model (idempotent).
 
-    Per model, so that building a shared model's instance costs nothing extra.
+    Per model, so that building a shared model's instance costs nothing extra. With
+    ``TENANT_APPS`` unreadable nothing is connected: the router refuses tenant models then,
+    and the system checks say why.
     """
-    for model in apps.get_models():
-        if is_tenant_model(model):
-            label = model._meta.label
-            post_init.connect(remember_tenant, sender=model, dispatch_uid=f"omnitenant-{label}")
-            post_save.connect(remember_tenant, sender=model, dispatch_uid=f"omnitenant-{label}")
+    try:
+        models = [model for model in apps.get_models() if is_tenant_model(model)]
+    except ConfigurationError:
+        return
+    for model in models:
+        label = model._meta.label
+        post_init.connect(remember_tenant, sender=model, dispatch_uid=f"omnitenant-{label}")
+        post_save.connect(remember_tenant, sender=model, dispatch_uid=f"omnitenant-{label}")
 
 
 @receiver(setting_changed)

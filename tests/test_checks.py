@@ -263,6 +263,8 @@ def test_a_wrong_value_is_reported_and_read_safely(key, value, read, caplog):
     from omnitenant.conf import RULES
 
     logger = logging.getLogger("omnitenant.conf")
+    # Another test's logging.config.dictConfig may have disabled the existing loggers.
+    disabled, logger.disabled = logger.disabled, False
     logger.addHandler(caplog.handler)
     try:
         with override_settings(OMNITENANT_CONFIG=config(**{key: value})):
@@ -270,6 +272,7 @@ def test_a_wrong_value_is_reported_and_read_safely(key, value, read, caplog):
             assert RULES[key].check_id in run_check_ids()
     finally:
         logger.removeHandler(caplog.handler)
+        logger.disabled = disabled
     if not RULES[key].accepts(read):
         return
     assert f"OMNITENANT_CONFIG[{key!r}] = {value!r} is invalid ({RULES[key].check_id}" in (

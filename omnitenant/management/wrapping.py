@@ -146,7 +146,5 @@ def command_for_tenant(
         )
         raise CommandError(msg)
     if type(command) is MigrateCommand:  # a project's own migrate keeps its behaviour
-        migrate = TenantMigrateCommand()
-        migrate._called_from_command_line = getattr(command, "_called_from_command_line", False)
-        return migrate, args
+        return TenantMigrateCommand(), args
     return command, args
