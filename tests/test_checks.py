@@ -263,11 +263,15 @@ def test_a_wrong_value_is_reported_and_read_safely(key, value, read, caplog):
     from omnitenant.conf import RULES
 
     logger = logging.getLogger("omnitenant.conf")
-    # Another test's logging.config.dictConfig may have disabled the existing loggers.
+    # An earlier test's logging setup (e.g. a Celery worker's) may have raised the level,
+    # disabled the logger or stopped propagation.
     disabled, logger.disabled = logger.disabled, False
     logger.addHandler(caplog.handler)
     try:
-        with override_settings(OMNITENANT_CONFIG=config(**{key: value})):
+        with (
+            caplog.at_level(logging.WARNING, logger="omnitenant.conf"),
+            override_settings(OMNITENANT_CONFIG=config(**{key: value})),
+        ):
             assert getattr(get_config(), key.lower()) == read
             assert RULES[key].check_id in run_check_ids()
     finally:
