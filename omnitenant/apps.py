@@ -19,22 +19,28 @@ class OmnitenantConfig(AppConfig):
         from omnitenant import (
             checks,  # noqa: F401 - registers the system checks
             lookup,
+            origin,
         )
-        from omnitenant.conf import get_config
+        from omnitenant.conf import read_value
         from omnitenant.context import TenantContext
+        from omnitenant.exceptions import ConfigurationError
         from omnitenant.isolation import schema
 
         # With TENANT_MODEL/DOMAIN_MODEL unusable there is nothing to watch;
         # the omnitenant.E001/E002 checks tell the user what to fix.
-        with contextlib.suppress(LookupError, ValueError):
+        with contextlib.suppress(LookupError, ValueError, ConfigurationError):
             lookup.connect_invalidation()
+
+        # Tenant rows remember their tenant: TenantRouter.allow_relation compares it.
+        origin.connect()
 
         # Each thread's connection follows the active tenant's schema, also in threads that
         # inherit the tenant without entering it (sync views under ASGI).
         TenantContext.subscribe(schema.sync_connection)
         connection_created.connect(schema.follow_context, dispatch_uid="omnitenant-schema")
 
-        if get_config().patches.get("cache"):
+        # One key only: a wrong value elsewhere must not stop the checks from reporting it.
+        if read_value("PATCHES").get("cache", True):
             from omnitenant.patches.cache import patch_django_cache
 
             patch_django_cache()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ImproperlyConfigured
+
 
 class OmnitenantError(Exception):
     """Base class of every omnitenant error."""
@@ -32,3 +34,7 @@ class ProvisioningError(OmnitenantError, RuntimeError):
 
 class TenantNotProvisioned(IsolationError):
     """The tenant's schema, database or tables do not exist (yet): it answers 503, never 500."""
+
+
+class ConfigurationError(OmnitenantError, ImproperlyConfigured):
+    """OMNITENANT_CONFIG holds a value omnitenant cannot read safely (see manage.py check)."""

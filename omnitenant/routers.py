@@ -105,9 +105,15 @@ class TenantRouter:
         return DEFAULT_DB_ALIAS
 
     def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool | None:
-        if is_tenant_model(type(obj1)) or is_tenant_model(type(obj2)):
-            return obj1._state.db == obj2._state.db
-        return None
+        """Tenant rows relate only within one database and, both tenant rows, one tenant."""
+        tenant1, tenant2 = is_tenant_model(type(obj1)), is_tenant_model(type(obj2))
+        if not (tenant1 or tenant2):
+            return None
+        if obj1._state.db != obj2._state.db:
+            return False
+        from omnitenant import origin  # imports this module
+
+        return not (tenant1 and tenant2) or origin.tenant_id_of(obj1) == origin.tenant_id_of(obj2)
 
     def allow_migrate(
         self, db: str, app_label: str, model_name: str | None = None, **hints: Any

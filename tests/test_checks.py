@@ -1,3 +1,5 @@
+import logging
+
 import pytest
 from django.conf import settings
 from django.test import override_settings
@@ -189,3 +191,156 @@ def test_config_is_read_once_and_reset_by_override_settings():
         assert get_config().tenant_header == "X-Tenant-ID"
         assert get_config().patches == {"cache": True}
     assert get_config().tenant_header is None
+
+
+# One rule per key: the check reports a wrong value and get_config() never uses it as given.
+
+
+def run_check_ids():
+    from django.core.checks import run_checks
+
+    return [message.id for message in run_checks() if message.id.startswith("omnitenant.")]
+
+
+def test_every_key_has_a_rule():
+    from omnitenant.conf import DEFAULTS, RULES
+
+    assert set(RULES) == set(DEFAULTS)
+
+
+def test_a_lone_public_host_string_matches_that_host_only():
+    from omnitenant.resolvers import is_public_host
+
+    with override_settings(OMNITENANT_CONFIG=config(PUBLIC_HOSTS="example.com")):
+        assert is_public_host("ample.com") is False
+        assert is_public_host("e.com") is False
+        assert is_public_host("example.com") is True
+        assert get_config().public_hosts == ("example.com",)
+        assert "omnitenant.E010" in run_check_ids()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "read"),
+    [
+        ("TENANT_MODEL", 5, None),
+        ("BASE_DOMAIN", "Example.com", None),
+        ("PUBLIC_HOSTS", ["example.com", "bad host", 3], ()),
+        ("PUBLIC_HOSTS", 3, ()),
+        ("TENANT_HEADER", 1, None),
+        ("TENANT_HEADER", ["X-Tenant-ID"], None),
+        ("PATCHES", {"cache": "no"}, {"cache": True}),
+        ("PATCHES", ["cache"], {"cache": True}),
+        ("CACHE_STRICT", "false", True),
+        ("CACHE_STRICT", 0, True),
+        (
+            "RESOLVERS",
+            "omnitenant.resolvers.SubdomainResolver",
+            ("omnitenant.resolvers.SubdomainResolver",),
+        ),
+        (
+            "RESOLVERS",
+            [],
+            (
+                "omnitenant.resolvers.DomainResolver",
+                "omnitenant.resolvers.SubdomainResolver",
+                "omnitenant.resolvers.HeaderResolver",
+            ),
+        ),
+        ("PUBLIC_URLCONF", 3, None),
+        ("RESOLUTION_CACHE_SIZE", "100", 10_000),
+        ("RESOLUTION_CACHE_SIZE", True, 10_000),
+        ("RESOLUTION_CACHE_SIZE", 0, 10_000),
+        ("RESOLUTION_CACHE_TTL", "5", 60),
+        ("RESOLUTION_CACHE_TTL", -1, 60),
+        ("RESOLUTION_CACHE_ALIAS", ["default"], "default"),
+        ("TENANT_APPS", "tenantapp", ("tenantapp",)),
+        ("SHARED_APPS", 3, None),
+        ("TENANT_DATABASE", "sqlite", None),
+        ("CELERY_TENANT_NOT_FOUND", "drop", "fail"),
+    ],
+)
+def test_a_wrong_value_is_reported_and_read_safely(key, value, read, caplog):
+    from omnitenant.conf import RULES
+
+    logger = logging.getLogger("omnitenant.conf")
+    # An earlier test's logging setup (e.g. a Celery worker's) may have raised the level,
+    # disabled the logger or stopped propagation.
+    disabled, logger.disabled = logger.disabled, False
+    logger.addHandler(caplog.handler)
+    try:
+        with (
+            caplog.at_level(logging.WARNING, logger="omnitenant.conf"),
+            override_settings(OMNITENANT_CONFIG=config(**{key: value})),
+        ):
+            assert getattr(get_config(), key.lower()) == read
+            assert RULES[key].check_id in run_check_ids()
+    finally:
+        logger.removeHandler(caplog.handler)
+        logger.disabled = disabled
+    if not RULES[key].accepts(read):
+        return
+    assert f"OMNITENANT_CONFIG[{key!r}] = {value!r} is invalid ({RULES[key].check_id}" in (
+        caplog.text
+    )
+
+
+def test_tenant_apps_without_a_safe_reading_is_refused_and_still_checked():
+    from omnitenant.exceptions import ConfigurationError
+
+    with override_settings(OMNITENANT_CONFIG=config(TENANT_APPS=5)):
+        with pytest.raises(ConfigurationError) as info:
+            get_config()
+        assert "omnitenant.E040" in run_check_ids()
+    assert str(info.value) == (
+        "OMNITENANT_CONFIG['TENANT_APPS'] = 5 is invalid and has no safe reading; "
+        "run manage.py check for the fix (omnitenant.E040)."
+    )
+
+
+def test_a_model_setting_that_is_not_a_string_is_reported():
+    with override_settings(OMNITENANT_CONFIG=config(TENANT_MODEL=5)):
+        message = only(checks.check_models())
+    assert message.id == "omnitenant.E001"
+    assert message.msg == (
+        "OMNITENANT_CONFIG['TENANT_MODEL'] = 5 does not name an installed model."
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "check_id", "text", "hint"),
+    [
+        (
+            "RESOLUTION_CACHE_SIZE",
+            "100",
+            "omnitenant.E014",
+            "OMNITENANT_CONFIG['RESOLUTION_CACHE_SIZE'] = '100' is not a whole number of at "
+            "least 1.",
+            "Set it to how many host lookups each process keeps, e.g. 10000.",
+        ),
+        (
+            "RESOLUTION_CACHE_TTL",
+            None,
+            "omnitenant.E015",
+            "OMNITENANT_CONFIG['RESOLUTION_CACHE_TTL'] = None is not a number of seconds.",
+            "Set it to the longest a process may serve a lookup without reading it again, "
+            "e.g. 60 (an int or float, 0 or more).",
+        ),
+    ],
+)
+def test_resolution_cache_numbers(key, value, check_id, text, hint):
+    from django.core.checks import run_checks
+
+    with override_settings(OMNITENANT_CONFIG=config(**{key: value})):
+        [message] = [m for m in run_checks() if m.id.startswith("omnitenant.")]
+    assert (message.id, message.msg, message.hint) == (check_id, text, hint)
+
+
+def test_resolution_cache_alias_that_is_not_a_string_is_reported():
+    from django.core.checks import run_checks
+
+    with override_settings(OMNITENANT_CONFIG=config(RESOLUTION_CACHE_ALIAS=["default"])):
+        [message] = [m for m in run_checks() if m.id.startswith("omnitenant.")]
+    assert message.id == "omnitenant.E034"
+    assert message.msg == (
+        "OMNITENANT_CONFIG['RESOLUTION_CACHE_ALIAS'] = ['default'] is not in CACHES."
+    )

@@ -89,7 +89,7 @@ def test_create_tenant_creates_row_domains_and_a_migrated_schema(dropped):
         ("hooli.example.com", True),
         ("hooli.test", False),
     ]
-    assert tables_in_schema("hooli") == {"tenantapp_note", "django_migrations"}
+    assert tables_in_schema("hooli") == {"tenantapp_note", "tenantapp_comment", "django_migrations"}
     assert "[schema:hooli]" in out.getvalue()
     assert "Applying tenantapp.0001_initial... OK" in out.getvalue()
     with TenantContext.use_tenant(tenant):

@@ -89,3 +89,54 @@ def test_allow_relation_only_within_one_database():
     b._state.db = "tenant_db"
     assert router.allow_relation(a, b) is False
     assert router.allow_relation(Tenant(), Tenant()) is None
+
+
+@pytest.fixture
+def schema_pair(db):
+    """Schema tenants relacme and relglobex, provisioned inside the test's transaction."""
+    from omnitenant.provisioning import provision_tenant
+
+    made = schema_tenant("relacme"), schema_tenant("relglobex")
+    for tenant in made:
+        provision_tenant(tenant)
+    return made
+
+
+def refused(note):
+    return f'Cannot assign "{note!r}": the current database router prevents this relation.'
+
+
+def test_a_row_cannot_point_at_another_schema_tenants_row(schema_pair):
+    from tests.tenantapp.models import Comment
+
+    acme, globex = schema_pair
+    with TenantContext.use_tenant(acme):
+        acme_note = Note.objects.create(title="acme's")
+    with TenantContext.use_tenant(globex):
+        comment = Comment.objects.create(note=Note.objects.create(title="globex's"), text="c")
+        with pytest.raises(ValueError, match="router prevents this relation") as info:
+            comment.note = acme_note
+        assert str(info.value) == refused(acme_note)
+        with pytest.raises(ValueError, match="router prevents this relation"):
+            Comment(note=acme_note, text="new")
+        comment = Comment.objects.get()
+    with TenantContext.use_tenant(acme):
+        # A row keeps the tenant it was loaded in, whichever tenant is active now.
+        with pytest.raises(ValueError, match="router prevents this relation"):
+            comment.note = Note.objects.get()
+        Comment.objects.create(note=Note.objects.get(), text="same tenant")
+        assert list(Comment.objects.values_list("note__title", flat=True)) == ["acme's"]
+
+
+def test_a_row_loaded_with_no_tenant_does_not_relate_to_a_tenants_row(schema_pair):
+    from tests.tenantapp.models import Comment
+
+    acme, _ = schema_pair
+    public_note = Note.from_db("default", ["id", "title", "body"], [1, "public", ""])
+    with TenantContext.use_tenant(acme):
+        with pytest.raises(ValueError, match="router prevents this relation") as info:
+            Comment(note=public_note, text="c")
+        assert str(info.value) == refused(public_note)
+        made_here = Note(title="built, then saved in acme")
+        made_here.save()
+        Comment.objects.create(note=made_here, text="c")

@@ -1,6 +1,6 @@
 """Django system checks for omnitenant, one module per area; importing this registers them all.
 
-Ids: omnitenant.E001-E013/W001 settings, E020-E029 caches, E030-E039/W030-W039 requests,
+Ids: omnitenant.E001-E019/W001 settings, E020-E029 caches, E030-E039/W030-W039 requests,
 E040-E049/W040-W049 databases, E050-E059 commands, E060-E069 Celery.
 """
 
@@ -19,6 +19,7 @@ from omnitenant.checks.settings import (
     check_hosts_and_header,
     check_middleware_and_router,
     check_models,
+    check_resolution_cache,
 )
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "check_hosts_and_header",
     "check_middleware_and_router",
     "check_models",
+    "check_resolution_cache",
     "check_resolution_cache_alias",
     "check_resolution_cache_is_shared",
     "check_resolvers",

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, register
 
-from omnitenant.conf import user_config
+from omnitenant.conf import RULES, raw_value
 
 
 @register(Tags.caches)
@@ -26,8 +26,8 @@ def check_cache_isolation_settings(app_configs: Any = None, **kwargs: Any) -> li
                     id="omnitenant.E020",
                 )
             )
-    strict = user_config().get("CACHE_STRICT", False)
-    if not isinstance(strict, bool):
+    strict = raw_value("CACHE_STRICT")
+    if not RULES["CACHE_STRICT"].accepts(strict):
         messages.append(
             Error(
                 f"OMNITENANT_CONFIG['CACHE_STRICT'] = {strict!r} is not a boolean.",

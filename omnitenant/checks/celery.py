@@ -6,16 +6,16 @@ from typing import Any
 
 from django.core.checks import CheckMessage, Error, Tags, register
 
-from omnitenant.conf import user_config
+from omnitenant.conf import CELERY_TENANT_NOT_FOUND_CHOICES, RULES, raw_value
 
-CELERY_TENANT_NOT_FOUND_CHOICES = ("fail", "reject")
+__all__ = ["CELERY_TENANT_NOT_FOUND_CHOICES", "check_celery"]
 
 
 @register(Tags.compatibility)
 def check_celery(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """E060: CELERY_TENANT_NOT_FOUND is "fail" or "reject"."""
-    value = user_config().get("CELERY_TENANT_NOT_FOUND", "fail")
-    if value not in CELERY_TENANT_NOT_FOUND_CHOICES:
+    value = raw_value("CELERY_TENANT_NOT_FOUND")
+    if not RULES["CELERY_TENANT_NOT_FOUND"].accepts(value):
         return [
             Error(
                 f"OMNITENANT_CONFIG['CELERY_TENANT_NOT_FOUND'] = {value!r} is not a known action.",

@@ -8,16 +8,15 @@ from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from omnitenant.conf import user_config
+from omnitenant.conf import RULES, user_config
 
 SCHEMA_ENGINE = "django_tenants.postgresql_backend"
-_DATABASE_TEMPLATE_KEYS = ("ENGINE", "NAME")
 
 
 def _app_list_errors(setting: str, value: object, error_id: str) -> list[CheckMessage]:
     if value is None and setting == "SHARED_APPS":
         return []
-    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+    if not RULES[setting].accepts(value):
         return [
             Error(
                 f"OMNITENANT_CONFIG[{setting!r}] = {value!r} is not a list of app labels.",
@@ -64,9 +63,7 @@ def check_database_isolation(app_configs: Any = None, **kwargs: Any) -> list[Che
                     )
                 )
     template = raw.get("TENANT_DATABASE")
-    if template is not None and not (
-        isinstance(template, dict) and all(template.get(key) for key in _DATABASE_TEMPLATE_KEYS)
-    ):
+    if not RULES["TENANT_DATABASE"].accepts(template):
         messages.append(
             Error(
                 "OMNITENANT_CONFIG['TENANT_DATABASE'] must be a DATABASES entry with ENGINE "

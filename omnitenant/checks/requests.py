@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from omnitenant.conf import DEFAULTS, get_config, user_config
+from omnitenant.conf import DEFAULTS, RULES, raw_value, user_config
 
 
 def _check_urlconf(raw: dict[str, Any], setting: str) -> CheckMessage | None:
@@ -43,12 +43,7 @@ def check_resolvers(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
 
     raw = user_config()
     paths = raw.get("RESOLVERS", DEFAULTS["RESOLVERS"])
-    if (
-        isinstance(paths, str)
-        or not isinstance(paths, (list, tuple))
-        or not paths
-        or not all(isinstance(path, str) for path in paths)
-    ):
+    if not RULES["RESOLVERS"].accepts(paths):
         return [
             Error(
                 f"OMNITENANT_CONFIG['RESOLVERS'] = {paths!r} is not a non-empty list of "
@@ -112,8 +107,10 @@ _PER_PROCESS_BACKENDS = (
 @register(Tags.caches)
 def check_resolution_cache_alias(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """E034: RESOLUTION_CACHE_ALIAS names a configured cache."""
-    alias = get_config().resolution_cache_alias
-    if alias not in (getattr(settings, "CACHES", None) or {}):
+    alias = raw_value("RESOLUTION_CACHE_ALIAS")
+    if not RULES["RESOLUTION_CACHE_ALIAS"].accepts(alias) or alias not in (
+        getattr(settings, "CACHES", None) or {}
+    ):
         return [
             Error(
                 f"OMNITENANT_CONFIG['RESOLUTION_CACHE_ALIAS'] = {alias!r} is not in CACHES.",
@@ -128,7 +125,9 @@ def check_resolution_cache_alias(app_configs: Any = None, **kwargs: Any) -> list
 @register(Tags.caches, deploy=True)
 def check_resolution_cache_is_shared(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """W031 (check --deploy): the lookup version stamp lives in a per-process cache."""
-    alias = get_config().resolution_cache_alias
+    alias = raw_value("RESOLUTION_CACHE_ALIAS")
+    if not RULES["RESOLUTION_CACHE_ALIAS"].accepts(alias):
+        return []  # E034
     backend = ((getattr(settings, "CACHES", None) or {}).get(alias) or {}).get("BACKEND")
     if backend in _PER_PROCESS_BACKENDS:
         return [

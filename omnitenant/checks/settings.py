@@ -1,23 +1,22 @@
-"""System checks for OMNITENANT_CONFIG and the settings every part relies on (E001-E013, W001)."""
+"""System checks for OMNITENANT_CONFIG and the settings every part relies on (E001-E015, W001).
+
+Each value is judged by its rule in ``omnitenant.conf.RULES``, the predicates
+``get_config()`` reads the value with, so a check and the running code cannot disagree.
+"""
 
 from __future__ import annotations
 
 import difflib
-import re
 from typing import Any
 
 from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from omnitenant.conf import DEFAULTS, get_config, user_config
-from omnitenant.hosts import is_valid_hostname
+from omnitenant.conf import DEFAULTS, RULES, is_host, raw_value, user_config
 
 MIDDLEWARE_PATH = "omnitenant.middleware.TenantMiddleware"
 ROUTER_PATH = "omnitenant.routers.TenantRouter"
-
-# RFC 7230 token characters; Django exposes such a header as HTTP_<NAME> in request.META.
-_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
 
 
 @register(Tags.compatibility)
@@ -64,6 +63,8 @@ def _check_model(setting: str, base_path: str, ids: tuple[str, str]) -> list[Che
             )
         ]
     try:
+        if not RULES[setting].accepts(value):
+            raise LookupError(value)
         model = apps.get_model(value, require_ready=False)
     except (ValueError, LookupError):
         return [
@@ -134,10 +135,8 @@ def check_middleware_and_router(app_configs: Any = None, **kwargs: Any) -> list[
 @register(Tags.caches)
 def check_cache_patch(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """E008: the cache patch is enabled but there is no default cache to patch."""
-    raw_patches = user_config().get("PATCHES", {})
-    if not isinstance(raw_patches, dict) or not all(
-        isinstance(value, bool) for value in raw_patches.values()
-    ):
+    raw_patches = raw_value("PATCHES")
+    if not RULES["PATCHES"].accepts(raw_patches):
         return [
             Error(
                 f"OMNITENANT_CONFIG['PATCHES'] = {raw_patches!r} is not a dict of booleans.",
@@ -146,7 +145,7 @@ def check_cache_patch(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
             )
         ]
     caches = getattr(settings, "CACHES", None) or {}
-    if get_config().patches.get("cache") and "default" not in caches:
+    if {**DEFAULTS["PATCHES"], **raw_patches}.get("cache") and "default" not in caches:
         return [
             Error(
                 "The cache patch is enabled but CACHES has no 'default' alias.",
@@ -170,15 +169,12 @@ def _host_error(setting: str, value: object, example: str) -> Error:
 @register(Tags.compatibility)
 def check_hosts_and_header(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """E009-E011: BASE_DOMAIN, PUBLIC_HOSTS and TENANT_HEADER are well-formed."""
-    raw = user_config()
     messages: list[CheckMessage] = []
-    base_domain = raw.get("BASE_DOMAIN")
-    if base_domain is not None and not (
-        isinstance(base_domain, str) and is_valid_hostname(base_domain)
-    ):
+    base_domain = raw_value("BASE_DOMAIN")
+    if not RULES["BASE_DOMAIN"].accepts(base_domain):
         messages.append(_host_error("BASE_DOMAIN", base_domain, "example.com"))
-    public_hosts = raw.get("PUBLIC_HOSTS", ())
-    if isinstance(public_hosts, str) or not isinstance(public_hosts, (list, tuple)):
+    public_hosts = raw_value("PUBLIC_HOSTS")
+    if not isinstance(public_hosts, (list, tuple)):
         messages.append(
             Error(
                 f"OMNITENANT_CONFIG['PUBLIC_HOSTS'] = {public_hosts!r} is not a list.",
@@ -190,16 +186,43 @@ def check_hosts_and_header(app_configs: Any = None, **kwargs: Any) -> list[Check
         messages.extend(
             _host_error("PUBLIC_HOSTS", host, "www.example.com")
             for host in public_hosts
-            if not (isinstance(host, str) and is_valid_hostname(host))
+            if not is_host(host)
         )
-    header = raw.get("TENANT_HEADER")
-    if header is not None and not (isinstance(header, str) and _HEADER_NAME.fullmatch(header)):
+    header = raw_value("TENANT_HEADER")
+    if not RULES["TENANT_HEADER"].accepts(header):
         messages.append(
             Error(
                 f"OMNITENANT_CONFIG['TENANT_HEADER'] = {header!r} is not a valid HTTP header name.",
                 hint="Use a header name such as 'X-Tenant-ID', or None to disable header "
                 "resolution.",
                 id="omnitenant.E011",
+            )
+        )
+    return messages
+
+
+@register(Tags.compatibility)
+def check_resolution_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E014-E015: RESOLUTION_CACHE_SIZE and RESOLUTION_CACHE_TTL are numbers."""
+    messages: list[CheckMessage] = []
+    size = raw_value("RESOLUTION_CACHE_SIZE")
+    if not RULES["RESOLUTION_CACHE_SIZE"].accepts(size):
+        messages.append(
+            Error(
+                f"OMNITENANT_CONFIG['RESOLUTION_CACHE_SIZE'] = {size!r} is not a whole number "
+                "of at least 1.",
+                hint="Set it to how many host lookups each process keeps, e.g. 10000.",
+                id="omnitenant.E014",
+            )
+        )
+    ttl = raw_value("RESOLUTION_CACHE_TTL")
+    if not RULES["RESOLUTION_CACHE_TTL"].accepts(ttl):
+        messages.append(
+            Error(
+                f"OMNITENANT_CONFIG['RESOLUTION_CACHE_TTL'] = {ttl!r} is not a number of seconds.",
+                hint="Set it to the longest a process may serve a lookup without reading it "
+                "again, e.g. 60 (an int or float, 0 or more).",
+                id="omnitenant.E015",
             )
         )
     return messages

@@ -23,6 +23,7 @@ from django.db import connections
 
 from omnitenant.context import TenantContext
 from omnitenant.lookup._stamp import POLL_SECONDS, stop_watching
+from omnitenant.management.wrapping import command_for_tenant, fetch_command
 
 Sink = Callable[[str], Any]
 
@@ -81,7 +82,10 @@ def run_for_tenant(
     try:
         # Commands that print() or write to sys.stdout (shell -c) are captured as well.
         with redirect_stdout(stdout), redirect_stderr(stderr), TenantContext.use_tenant(tenant):
-            call_command(command_name, *args, stdout=stdout, stderr=stderr)
+            command, tenant_args = command_for_tenant(
+                fetch_command(command_name), command_name, args, tenant
+            )
+            call_command(command, *tenant_args, stdout=stdout, stderr=stderr)
     except SystemExit as exc:
         if exc.code not in (None, 0):
             error = f"exited with status {exc.code}"

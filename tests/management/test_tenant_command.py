@@ -37,11 +37,6 @@ def test_wrapped_options_and_arguments_pass_through_untouched(tenants):
     assert shown["verbosity"] == 2
 
 
-def test_migrate_plan_passes_through(tenants):
-    output = run("migrate", "--plan", tenant="acme")
-    assert "Planned operations:" in output
-
-
 def test_shell_command_passes_through(tenants, capsys):
     code = "from omnitenant import TenantContext; print('in', TenantContext.get_tenant().tenant_id)"
     call_command("tenant_command", "shell", "-c", code, tenant="globex")

@@ -12,3 +12,13 @@ class Note(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class Comment(models.Model):
+    """A tenant row pointing at another tenant row, for the relation tests."""
+
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="comments")
+    text = models.CharField(max_length=200)
+
+    def __str__(self) -> str:
+        return self.text

@@ -16,7 +16,7 @@ from omnitenant.lookup import get_tenant_model
 from omnitenant.management.base import get_tenant_or_error
 from omnitenant.management.commands.tenant_command import split_tenant_options
 from omnitenant.management.runner import TenantOutcome, run_in_process, run_in_workers
-from omnitenant.management.wrapping import fetch_command, wants_help
+from omnitenant.management.wrapping import database_option, fetch_command, wants_help
 
 _BAR_WIDTH = 30
 _LISTED_FAILURES = 10
@@ -150,6 +150,13 @@ class Command(BaseCommand):
             msg = (
                 f"all_tenants_command runs {name} once per tenant; drop --tenant "
                 f"{wrapped_tenant} (choose tenants with --tenants / --exclude)."
+            )
+            raise CommandError(msg)
+        _, database = database_option(command, name, args)
+        if database is not None:
+            msg = (
+                f"all_tenants_command runs {name} on each tenant's own database; drop "
+                f"--database {database}."
             )
             raise CommandError(msg)
         jobs = self._jobs(options["jobs"])

@@ -15,6 +15,7 @@ from omnitenant.management.base import add_tenant_arguments, get_tenant_or_error
 from omnitenant.management.wrapping import (
     HELP_FLAGS,
     before_separator,
+    command_for_tenant,
     fetch_command,
     wants_help,
 )
@@ -108,19 +109,20 @@ class Command(BaseCommand):
             return
         self._called_from_command_line = True
         command = fetch_command(name, prog_name=argv[0])
-        wrapped_argv = [argv[0], name, *wrapped_args]
         if wants_help(wrapped_args):
-            command.run_from_argv(wrapped_argv)
+            command.run_from_argv([argv[0], name, *wrapped_args])
             return
         try:
             tenant = self._get_tenant(tenant_id, include_inactive=include_inactive)
+            with TenantContext.use_tenant(tenant):
+                command, wrapped_args = command_for_tenant(command, name, wrapped_args, tenant)
         except CommandError as exc:
             if "--traceback" in wrapped_args:
                 raise
             self.stderr.write(f"{exc.__class__.__name__}: {exc}")
             sys.exit(exc.returncode)
         with TenantContext.use_tenant(tenant):
-            command.run_from_argv(wrapped_argv)
+            command.run_from_argv([argv[0], name, *wrapped_args])
 
     def handle(self, *args: str, **options: Any) -> None:
         # Reached through call_command("tenant_command", "migrate", tenant="acme", ...).
@@ -141,6 +143,9 @@ class Command(BaseCommand):
             return
         tenant = self._get_tenant(tenant_id, include_inactive=include_inactive)
         with TenantContext.use_tenant(tenant):
+            command, wrapped_args = command_for_tenant(
+                command, options["command_name"], wrapped_args, tenant
+            )
             call_command(command, *wrapped_args, **forwarded)
 
     def _get_tenant(self, tenant_id: str | None, *, include_inactive: bool) -> Any:
