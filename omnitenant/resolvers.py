@@ -103,7 +103,27 @@ def foreign_claim(host: str, tenant_id: str | None) -> str | None:
     BASE_DOMAIN itself (or a parent of either), and tenant ``x`` for ``x.<BASE_DOMAIN>`` and
     every host under it. Only the configuration is read, never the database.
     """
+    global _claims
     config = get_config()
+    config_seen, claims = _claims
+    if config_seen is not config:  # answers are remembered per configuration
+        claims = {}
+        _claims = (config, claims)
+    key = (host, tenant_id)
+    claim = claims.get(key, _UNSEEN)
+    if claim is _UNSEEN:
+        claim = _claim(config, host, tenant_id)
+        if len(claims) >= config.resolution_cache_size:
+            claims.clear()
+        claims[key] = claim
+    return claim
+
+
+_UNSEEN = object()
+_claims: tuple[Any, dict[tuple[str, str | None], Any]] = (None, {})
+
+
+def _claim(config: Any, host: str, tenant_id: str | None) -> str | None:
     base = config.base_domain
     if host in config.public_hosts:
         return f"it is public host {host!r} (PUBLIC_HOSTS), served with no tenant"
