@@ -54,6 +54,13 @@ def validate_tenant_id(value: object) -> str:
             "starting with a letter or digit and not with 'pg_' (PostgreSQL reserves it)."
         )
         raise InvalidTenantId(msg)
+    if value[2:4] == "--":
+        msg = (
+            f"Invalid tenant_id {value!r}: '--' in the third and fourth place marks a reserved "
+            "host label ('xn--' is punycode, which browsers show as another, Unicode name); "
+            "move or drop the hyphens."
+        )
+        raise InvalidTenantId(msg)
     return value
 
 

@@ -11,6 +11,7 @@ from django.core.exceptions import SynchronousOnlyOperation
 from django.http import HttpRequest, HttpResponseBase, HttpResponseNotFound
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
+from django.utils.cache import patch_vary_headers
 
 from omnitenant import lookup
 from omnitenant.conf import get_config
@@ -83,7 +84,7 @@ class TenantMiddleware:
         try:
             tenant = resolve_tenant(request)
         except TenantNotFound as exc:
-            return refuse(request, exc)
+            return vary_on_tenant_header(refuse(request, exc))
         _prepare(request, tenant)
         # use_tenant() without its scope object: this frame is the one that leaves it.
         frame = _activate(tenant)
@@ -93,7 +94,7 @@ class TenantMiddleware:
             _deactivate(*frame, tenant)
         if response.streaming:
             _keep_tenant_while_streaming(response, tenant)
-        return response
+        return vary_on_tenant_header(response)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         try:
@@ -103,7 +104,7 @@ class TenantMiddleware:
                 # A cold lookup needs the database: only then pay the thread hop.
                 tenant = await sync_to_async(resolve_tenant)(request)
         except TenantNotFound as exc:
-            return refuse(request, exc)
+            return vary_on_tenant_header(refuse(request, exc))
         _prepare(request, tenant)
         get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
         frame = _activate(tenant)
@@ -113,7 +114,20 @@ class TenantMiddleware:
             _deactivate(*frame, tenant)
         if response.streaming:
             _keep_tenant_while_streaming(response, tenant)
-        return response
+        return vary_on_tenant_header(response)
+
+
+def vary_on_tenant_header(response: HttpResponseBase) -> HttpResponseBase:
+    """Add TENANT_HEADER, when enabled, to ``response``'s Vary header and return it.
+
+    With the header enabled every request is checked against it, on tenant hosts too (a
+    header naming another tenant is refused), so every response depends on it: without
+    Vary a shared cache could serve one tenant's page, or a refusal, for another.
+    """
+    header = get_config().tenant_header
+    if header:
+        patch_vary_headers(response, (header,))
+    return response
 
 
 def _prepare(request: HttpRequest, tenant: Any) -> None:

@@ -11,6 +11,7 @@ from django.db import models
 from omnitenant.context import validate_tenant_id
 from omnitenant.exceptions import InvalidTenantId
 from omnitenant.hosts import normalize_host
+from omnitenant.resolvers import foreign_claim
 
 
 def tenant_id_validator(value: str) -> None:
@@ -116,6 +117,45 @@ class BaseDomain(models.Model):
     def clean_fields(self, exclude: Any = None) -> None:
         self._normalize_domain(strict=False)
         super().clean_fields(exclude=exclude)
+
+    def clean(self) -> None:
+        """Refuse a host that belongs to another tenant or the public site, naming the owner.
+
+        Another tenant's host is its ``<tenant_id>.<BASE_DOMAIN>`` and everything under it,
+        and its custom domains together with their parents and the hosts under them.
+        """
+        super().clean()
+        try:
+            host = normalize_host(self.domain)
+        except ValueError:
+            return  # the field validator reports it
+        if self.tenant_id is None:
+            return  # the tenant field reports it
+        tenant_id = self.tenant.tenant_id
+        claim = foreign_claim(host, tenant_id) or self._claim_of_other_domains(host)
+        if claim is not None:
+            msg = f"{host!r} cannot be a domain of tenant {tenant_id!r}: {claim}."
+            raise ValidationError({"domain": ValidationError(msg, code="domain_taken")})
+
+    def _claim_of_other_domains(self, host: str) -> str | None:
+        parents = [host.split(".", depth)[-1] for depth in range(host.count(".") + 1)]
+        others = type(self)._default_manager.exclude(tenant_id=self.tenant_id)
+        if self.pk is not None:
+            others = others.exclude(pk=self.pk)
+        clash = (
+            others.filter(models.Q(domain__in=parents) | models.Q(domain__endswith="." + host))
+            .select_related("tenant")
+            .order_by("domain")
+            .first()
+        )
+        if clash is None:
+            return None
+        owner = clash.tenant.tenant_id
+        if clash.domain == host:
+            return f"it is already a domain of tenant {owner!r}"
+        if clash.domain in parents:
+            return f"it lies under {clash.domain!r}, a domain of tenant {owner!r}"
+        return f"{clash.domain!r}, a domain of tenant {owner!r}, lies under it"
 
     def _normalize_domain(self, *, strict: bool) -> None:
         """Store hosts the way resolvers look them up: lower-case, no port, no trailing dot."""

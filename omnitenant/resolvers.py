@@ -8,6 +8,7 @@ it has no opinion, or raises ``TenantNotFound`` to refuse the request (404).
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any
 
 from django.core.signals import setting_changed
@@ -20,6 +21,8 @@ from omnitenant.conf import get_config
 from omnitenant.context import validate_tenant_id
 from omnitenant.exceptions import InvalidTenantId, TenantNotFound
 from omnitenant.hosts import normalize_host
+
+logger = logging.getLogger(__name__)
 
 _HOST_ATTR = "_omnitenant_host"
 
@@ -84,6 +87,69 @@ def is_public_host(host: str) -> bool:
     return host in get_config().public_hosts
 
 
+def subdomain_label(host: str) -> str | None:
+    """``acme`` for the normalised host ``acme.<BASE_DOMAIN>``; None for any other host."""
+    base_domain = get_config().base_domain
+    if not base_domain or not host.endswith("." + base_domain):
+        return None
+    label = host[: -len(base_domain) - 1]
+    return None if "." in label else label
+
+
+def foreign_claim(host: str, tenant_id: str | None) -> str | None:
+    """Why the normalised ``host`` cannot be a domain of tenant ``tenant_id``; None if it can.
+
+    The answer names the owner: the public site for PUBLIC_HOSTS, hosts under them and
+    BASE_DOMAIN itself (or a parent of either), and tenant ``x`` for ``x.<BASE_DOMAIN>`` and
+    every host under it. Only the configuration is read, never the database.
+    """
+    global _claims
+    config = get_config()
+    config_seen, claims = _claims
+    if config_seen is not config:  # answers are remembered per configuration
+        claims = {}
+        _claims = (config, claims)
+    key = (host, tenant_id)
+    claim = claims.get(key, _UNSEEN)
+    if claim is _UNSEEN:
+        claim = _claim(config, host, tenant_id)
+        if len(claims) >= config.resolution_cache_size:
+            claims.clear()
+        claims[key] = claim
+    return claim
+
+
+_UNSEEN = object()
+_claims: tuple[Any, dict[tuple[str, str | None], Any]] = (None, {})
+
+
+def _claim(config: Any, host: str, tenant_id: str | None) -> str | None:
+    base = config.base_domain
+    if host in config.public_hosts:
+        return f"it is public host {host!r} (PUBLIC_HOSTS), served with no tenant"
+    if base and _is_under(base, host):
+        where = "is" if host == base else "is a parent of"
+        return f"it {where} BASE_DOMAIN {base!r}, whose subdomains are tenant hosts"
+    owner = None
+    if base and host.endswith("." + base):
+        owner = host[: -len(base) - 1].rpartition(".")[2]
+    for public in config.public_hosts:
+        if _is_under(public, host):
+            return f"it is a parent of public host {public!r} (PUBLIC_HOSTS)"
+        # A public host at or above BASE_DOMAIN leaves the tenant hosts to the rule below.
+        if _is_under(host, public) and not (owner and _is_under(base, public)):
+            return f"it lies under public host {public!r} (PUBLIC_HOSTS)"
+    if owner is not None and owner != tenant_id:
+        where = "is" if host == f"{owner}.{base}" else "lies under"
+        return f"it {where} {owner}.{base}, the host of tenant {owner!r}"
+    return None
+
+
+def _is_under(host: str, parent: str | None) -> bool:
+    """True when ``host`` is ``parent`` or a host under it."""
+    return bool(parent) and (host == parent or host.endswith("." + parent))
+
+
 def _refuse_inactive(tenant: Any, what: str) -> TenantNotFound:
     return TenantNotFound(f"Tenant {tenant.tenant_id!r} ({what}) is inactive.")
 
@@ -101,14 +167,30 @@ class BaseResolver:
 
 
 class DomainResolver(BaseResolver):
-    """The tenant owning the request's host as a custom domain (DOMAIN_MODEL)."""
+    """The tenant owning the request's host as a custom domain (DOMAIN_MODEL).
+
+    A domain row naming a host that belongs to someone else (see ``foreign_claim``; e.g.
+    saved without validation) is not served: on ``x.<BASE_DOMAIN>`` tenant ``x`` is
+    resolved as if the row did not exist, and any other such host is refused.
+    """
 
     def resolve(self, request: HttpRequest) -> Any:
         host = get_request_host(request)
         if is_public_host(host):
             return None
         tenant = lookup.tenant_by_domain(host)
-        if tenant is not None and not getattr(tenant, "is_active", True):
+        if tenant is None:
+            return None
+        claim = foreign_claim(host, tenant.tenant_id)
+        if claim is not None:
+            logger.warning(
+                "Domain %r of tenant %r is not served: %s.", host, tenant.tenant_id, claim
+            )
+            if subdomain_label(host) is not None:
+                return None
+            msg = f"Domain {host!r} of tenant {tenant.tenant_id!r} is not served: {claim}."
+            raise TenantNotFound(msg)
+        if not getattr(tenant, "is_active", True):
             raise _refuse_inactive(tenant, f"domain {host!r}")
         return tenant
 
@@ -121,14 +203,12 @@ class SubdomainResolver(BaseResolver):
     """
 
     def resolve(self, request: HttpRequest) -> Any:
-        base_domain = get_config().base_domain
         host = get_request_host(request)
-        if not base_domain or is_public_host(host) or not host.endswith("." + base_domain):
+        label = subdomain_label(host)
+        if label is None or is_public_host(host):
             return None
-        label = host[: -len(base_domain) - 1]
-        if "." in label:
-            return None
-        # A normalised host label is always a well-formed tenant id.
+        # A normalised host label has the form of a tenant id (or a reserved one, which
+        # no tenant has: the lookup misses).
         tenant = lookup.tenant_by_id(label)
         if tenant is None:
             msg = f"No tenant {label!r} for host {host!r}."

@@ -249,6 +249,70 @@ def test_unicode_header_value_gets_404_without_a_query(tenants, header_enabled, 
     assert len(queries) == 0
 
 
+# --- Vary on the header --------------------------------------------------------------------
+
+
+def vary(response):
+    return [v.strip().lower() for v in response.raw.headers.get("Vary", "").split(",") if v]
+
+
+@pytest.mark.parametrize(
+    ("host", "headers", "status"),
+    [
+        ("example.com", {"x_tenant_id": "acme"}, 200),
+        ("example.com", {"x_tenant_id": "globex"}, 200),
+        ("example.com", {}, 200),
+        ("example.com", {"x_tenant_id": "nobody"}, 404),
+        ("example.com", {"x_tenant_id": "acme:x"}, 404),
+        ("api.internal", {"x_tenant_id": "acme"}, 200),
+        ("api.internal", {}, 404),
+        ("shop.acme.io", {}, 200),
+        ("shop.acme.io", {"x_tenant_id": "globex"}, 404),
+        ("acme.example.com", {"x_tenant_id": "acme"}, 200),
+        ("nobody.example.com", {}, 404),
+    ],
+)
+def test_every_response_varies_on_the_enabled_header(
+    send, view, tenants, header_enabled, host, headers, status
+):
+    for name in ("whoami", "stream"):
+        response = send(view(name), host, **headers)
+        assert response.status_code == status
+        assert vary(response) == ["x-tenant-id"]
+
+
+def test_vary_on_the_header_keeps_the_responses_own_vary(
+    send, view, tenants, header_enabled, settings
+):
+    # GZipMiddleware compresses every streaming body and varies it on Accept-Encoding.
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "django.middleware.gzip.GZipMiddleware"]
+    response = send(view("stream"), "example.com", x_tenant_id="acme", accept_encoding="gzip")
+    assert vary(response) == ["accept-encoding", "x-tenant-id"]
+
+
+def test_no_vary_while_the_header_is_disabled(send, view, tenants):
+    for host in ("example.com", "shop.acme.io", "nobody.example.com"):
+        assert vary(send(view("whoami"), host, x_tenant_id="acme")) == []
+
+
+# --- domain rows saved without validation -------------------------------------------------
+
+
+def test_foreign_domain_rows_never_serve_another_tenants_host(send, view, tenants):
+    globex = tenants[1]
+    Domain.objects.bulk_create(
+        [Domain(domain=host, tenant=globex) for host in ("acme.example.com", "x.acme.example.com")]
+    )
+    lookup.invalidate()
+    assert send(view("whoami"), "acme.example.com").json()["active"] == "acme"
+    assert_refused(send(view("whoami"), "x.acme.example.com"), "x.acme.example.com")
+
+
+def test_idn_domain_is_served_at_the_host_browsers_send(send, view, tenants):
+    create_tenant_row("strasse", domains=["straße.test"])
+    assert send(view("whoami"), "xn--strae-oqa.test").json()["active"] == "strasse"
+
+
 # --- warm requests and invalidation -------------------------------------------------------
 
 

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.core.cache import cache
 from django.test import RequestFactory
@@ -14,6 +16,7 @@ from omnitenant.resolvers import (
     load_resolvers,
 )
 from omnitenant.testing import create_tenant_row
+from tests.testapp.models import Domain
 
 pytestmark = pytest.mark.django_db
 
@@ -231,11 +234,70 @@ def test_malformed_header_is_refused_without_a_query(
 # --- the chain --------------------------------------------------------------------------
 
 
-def test_custom_domain_wins_over_subdomain():
-    acme = create_tenant_row("acme")
-    globex = create_tenant_row("globex", domains=["acme.example.com"])
-    assert resolve_tenant(request_for("acme.example.com")) == globex
-    assert SubdomainResolver().resolve(request_for("acme.example.com")) == acme
+def test_custom_domain_wins_over_subdomain_on_its_own_tenant_host():
+    acme = create_tenant_row("acme", domains=["acme.example.com", "eu.acme.example.com"])
+    assert DomainResolver().resolve(request_for("acme.example.com")) == acme
+    assert resolve_tenant(request_for("eu.acme.example.com")) == acme
+
+
+# --- domain rows saved without validation -------------------------------------------------
+
+
+def slip_in(domain, tenant):
+    """A domain row saved the way validation is skipped: bulk_create."""
+    Domain.objects.bulk_create([Domain(domain=domain, tenant=tenant)])
+    lookup.invalidate()
+
+
+def test_foreign_domain_row_on_a_tenant_host_serves_the_subdomain_owner(acme, globex, caplog):
+    slip_in("acme.example.com", globex)
+    assert resolve_tenant(request_for("acme.example.com")) == acme
+    assert "Domain 'acme.example.com' of tenant 'globex' is not served" in caplog.text
+    assert "the host of tenant 'acme'" in caplog.text
+
+
+def test_foreign_domain_row_on_a_missing_tenants_host_is_refused(globex):
+    slip_in("hooli.example.com", globex)
+    with pytest.raises(TenantNotFound, match="No tenant 'hooli'"):
+        resolve_tenant(request_for("hooli.example.com"))
+
+
+@pytest.mark.parametrize(
+    ("domain", "reason"),
+    [
+        ("x.acme.example.com", "it lies under acme.example.com, the host of tenant 'acme'"),
+        ("a.www.example.com", "it lies under public host 'www.example.com'"),
+        ("com", "it is a parent of BASE_DOMAIN 'example.com'"),
+    ],
+)
+def test_foreign_domain_row_elsewhere_is_refused(acme, globex, domain, reason):
+    slip_in(domain, globex)
+    expected = re.escape(f"of tenant 'globex' is not served: {reason}")
+    with pytest.raises(TenantNotFound, match=expected):
+        resolve_tenant(request_for(domain))
+
+
+def test_foreign_domain_row_on_a_public_host_leaves_it_public(globex):
+    slip_in("www.example.com", globex)
+    assert resolve_tenant(request_for("www.example.com")) is None
+
+
+def test_subdomain_with_a_reserved_label_names_no_tenant(acme):
+    with pytest.raises(TenantNotFound, match="No tenant 'xn--pple-43d'"):
+        resolve_tenant(request_for("xn--pple-43d.example.com"))
+
+
+def test_idn_domain_is_found_from_the_host_browsers_send():
+    tenant = create_tenant_row("strasse", domains=["straße.test"])
+    assert resolve_tenant(request_for("xn--strae-oqa.test")) == tenant
+    with pytest.raises(TenantNotFound):
+        resolve_tenant(request_for("strasse.test"))
+
+
+@pytest.mark.parametrize("host", ["xn--zz.example", "xn--n3h.net", "shop.xn--.io"])
+def test_invalid_punycode_host_is_refused_without_a_query(acme, host, django_assert_num_queries):
+    with django_assert_num_queries(0), pytest.raises(TenantNotFound, match="not a valid host"):
+        resolve_tenant(request_for(host))
 
 
 def test_host_wins_over_header_and_a_matching_header_is_allowed(configure, acme):
