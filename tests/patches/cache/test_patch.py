@@ -4,6 +4,7 @@ import logging
 import uuid
 
 import pytest
+from django.conf import settings
 from django.core import cache as cache_module
 from django.core.cache import CacheHandler, cache, caches
 from django.core.cache.backends.locmem import LocMemCache
@@ -169,6 +170,58 @@ def test_shared_alias_is_not_isolated(acme, globex):
         assert caches["shared"].get("k") == "acme"
         assert caches["shared"]["d"] == 1
     caches["shared"].clear()
+
+
+@pytest.fixture
+def shared_redis(tmp_path):
+    """A Redis alias with TENANT_ISOLATION False, under a fresh prefix."""
+    entry = {**fresh_caches("redis", tmp_path)["redis"], "TENANT_ISOLATION": False}
+    with override_settings(CACHES={**fresh_caches("redis", tmp_path), "shared_redis": entry}):
+        yield caches["shared_redis"]
+        with use(None):
+            caches["shared_redis"].clear()
+
+
+def test_routing_to_a_shared_alias_keeps_the_tenant_prefix(shared_redis, caplog):
+    acme = tenant("acme", cache_alias="shared_redis")
+    globex = tenant("globex", cache_alias="shared_redis")
+    with caplog.at_level(logging.WARNING, logger="omnitenant.patches.cache"):
+        with use(acme):
+            cache.set("k", "acme")
+            cache.set("gone", 1)
+            assert cache.make_key("k").endswith(":acme:k")
+        with use(globex):
+            assert cache.get("k") is None
+            cache.set("k", "globex")
+            cache.clear()  # globex's own entries only
+            assert cache.get("k") is None
+        with use(acme):
+            assert cache.get("k") == "acme"
+    assert shared_redis.get("k") is None
+    assert shared_redis.get("acme:k") == "acme"
+    warnings = [r.getMessage() for r in caplog.records if "shared_redis" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "'TENANT_ISOLATION': False" in warnings[0]
+
+
+def test_explicit_shared_alias_stays_shared_for_a_routed_tenant(shared_redis):
+    with use(tenant("acme", cache_alias="shared_redis")):
+        assert caches["default"] is not shared_redis
+        shared_redis.set("session", "for everyone")
+    with use(tenant("globex")):
+        assert caches["shared_redis"].get("session") == "for everyone"
+
+
+def test_close_all_closes_routed_backends(tmp_path):
+    entry = {**fresh_caches("memcached", tmp_path)["memcached"], "TENANT_ISOLATION": False}
+    with override_settings(CACHES={**settings.CACHES, "shared_memcached": entry}):
+        with use(tenant("acme", cache_alias="shared_memcached")):
+            cache.set("k", 1)
+            routed = caches["default"]
+            (client,) = routed._cache.clients.values()
+            assert client.sock is not None
+        caches.close_all()
+        assert client.sock is None
 
 
 # --- strict mode ---
