@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.core.cache.backends.base import InvalidCacheKey
+
 
 class OmnitenantError(Exception):
     """Base class of every omnitenant error."""
@@ -17,6 +19,10 @@ class NoTenantActive(OmnitenantError, RuntimeError):
 
 class TenantNotFound(OmnitenantError, LookupError):
     """No active tenant matches the given id, host or header."""
+
+
+class InvalidCacheVersion(OmnitenantError, InvalidCacheKey):
+    """A cache version containing ":", which would move a key into another tenant's segment."""
 
 
 # --- database isolation ---------------------------------------------------------------------

@@ -25,8 +25,10 @@ from omnitenant.patches.cache._keys import (
 
 try:
     from django_redis.cache import RedisCache as DjangoRedisRedisCache
+    from django_redis.util import CacheKey
 except ImportError:  # django-redis is optional
     DjangoRedisRedisCache = None
+    CacheKey = None
 
 _BATCH = 500
 _GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
@@ -133,7 +135,40 @@ def make_tenant_aware(backend: BaseCache, alias: str, params: dict[str, Any]) ->
     if DjangoRedisRedisCache is not None and isinstance(backend, DjangoRedisRedisCache):
         client = backend.client  # creating the client opens no connection
         client.reverse_key = _tenant_reverse_key(client.reverse_key)
+        client.make_key = _tenant_made_key(client.make_key)
+        client.make_pattern = _tenant_made_key(client.make_pattern)
     return backend
+
+
+if CacheKey is not None:
+
+    class TenantCacheKey(CacheKey):
+        """A django-redis CacheKey that remembers the tenant it was made in."""
+
+        tenant_id: str | None
+
+
+def _tenant_made_key(inner: Any) -> Any:
+    """django-redis' make_key/make_pattern, where a CacheKey passes only in its own tenant.
+
+    django-redis returns any CacheKey unchanged ("already made"), so a CacheKey built by
+    hand or in another tenant would skip the tenant segment. Inside a tenant such a key
+    is made again from its text, like any string; keys this client made in the same
+    tenant (django-redis passes them back to itself) are used as they are.
+    """
+
+    def make_key(key: Any, version: Any = None, prefix: str | None = None) -> Any:
+        tenant = _current.get()
+        tenant_id = None if tenant is None else tenant.tenant_id
+        if isinstance(key, CacheKey):
+            if tenant_id is None or getattr(key, "tenant_id", None) == tenant_id:
+                return key
+            key = str(key)
+        made = TenantCacheKey(inner(key, version, prefix))
+        made.tenant_id = tenant_id
+        return made
+
+    return make_key
 
 
 def _tenant_reverse_key(inner: Any) -> Any:

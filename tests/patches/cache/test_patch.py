@@ -321,6 +321,19 @@ def test_django_redis_keys_patterns_and_ttls(redis_cache, acme, globex):
         assert redis_cache.get("acme:user:1") == "fake"
 
 
+def test_django_redis_key_objects_as_patterns_stay_in_the_tenant(redis_cache, acme, globex):
+    from django_redis.util import CacheKey
+
+    with use(globex):
+        redis_cache.set("g", "globex")
+    with use(acme):
+        redis_cache.set("a", "acme")
+        assert redis_cache.keys(CacheKey("*")) == ["a"]
+        assert redis_cache.delete_pattern(CacheKey("*")) == 1
+    with use(globex):
+        assert redis_cache.get("g") == "globex"
+
+
 def test_django_redis_lock_and_sets_are_isolated(redis_cache, acme, globex):
     with use(acme):
         lock = redis_cache.lock("job", timeout=5)
@@ -341,7 +354,9 @@ def test_django_redis_lock_and_sets_are_isolated(redis_cache, acme, globex):
 
 
 def _cache_errors():
-    return [m for m in run_checks() if m.id in {"omnitenant.E020", "omnitenant.E021"}]
+    return [
+        m for m in run_checks() if m.id in {"omnitenant.E020", "omnitenant.E021", "omnitenant.E022"}
+    ]
 
 
 def test_check_tenant_isolation_must_be_a_boolean(settings):
@@ -352,6 +367,21 @@ def test_check_tenant_isolation_must_be_a_boolean(settings):
             hint="Use False for a cache shared by all tenants, or remove the key "
             "(tenant isolation is on by default).",
             id="omnitenant.E020",
+        )
+    ]
+
+
+def test_check_version_must_not_contain_the_separator(settings):
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {**settings.CACHES["default"], "VERSION": "1:x"},
+    }
+    assert _cache_errors() == [
+        Error(
+            "CACHES['default']['VERSION'] = '1:x' contains ':', which would move keys into "
+            "another tenant's segment; every cache operation inside a tenant refuses it.",
+            hint="Use an integer VERSION (or a string without ':').",
+            id="omnitenant.E022",
         )
     ]
 
