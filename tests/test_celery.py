@@ -588,16 +588,6 @@ def test_enqueue_for_each_tenant_of_some_tenants(acme, globex):
     assert [r.get(timeout=TIMEOUT)["tenant"] for r in results] == ["globex"]
 
 
-def wait_for_marks(expected):
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        marks = {m.decode() for m in broker().smembers(MARKS_KEY)}
-        if marks >= expected:
-            return marks
-        time.sleep(0.05)
-    return {m.decode() for m in broker().smembers(MARKS_KEY)}
-
-
 @contextlib.contextmanager
 def tasks_drained():
     """Yield ``drained()``: wait until every task published meanwhile has finished running.
