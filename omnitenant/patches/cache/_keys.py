@@ -132,6 +132,17 @@ def bump_generation(backend: Any, namespace: Any, tenant_id: str) -> None:
     _remember(namespace, tenant_id, generation)
 
 
+def refresh_generation(backend: Any) -> None:
+    """Before a write on the generation layout: re-read the active tenant's generation.
+
+    The generation this process remembers may be up to GENERATION_TTL old; a write made
+    with it after another process's clear() would go to entries that are already gone.
+    """
+    tenant = _current.get()
+    if tenant is not None:
+        load_generation(backend, backend._omnitenant_namespace, tenant.tenant_id)
+
+
 def forget_generations(namespace: Any = None) -> None:
     """Drop the generations this process remembers (for one namespace, or all)."""
     with _generations_lock:
