@@ -172,7 +172,7 @@ def _quick_validate_key(django_validate_key: Any) -> Any:
 def tenant_class(cls: type, fresh_writes: bool = False) -> type:
     """The tenant-aware subclass of a backend class (made once per class and write mode)."""
     if issubclass(cls, TenantCacheMixin):
-        cls = next(base for base in cls.__mro__ if not issubclass(base, TenantCacheMixin))
+        return cls
     if (cls, fresh_writes) not in _tenant_classes:
         namespace: dict[str, Any] = {
             "__module__": __name__,
@@ -240,7 +240,7 @@ def _tenant_made_key(inner: Any) -> Any:
         tenant = _current.get()
         tenant_id = None if tenant is None else tenant.tenant_id
         if isinstance(key, CacheKey):
-            if tenant_id is None or getattr(key, "tenant_id", None) == tenant_id:
+            if tenant_id is None or (type(key) is TenantCacheKey and key.tenant_id == tenant_id):
                 return key
             key = str(key)
         made = TenantCacheKey(inner(key, version, prefix))
