@@ -11,8 +11,10 @@ a loaded machine) the ratio of the fastest blocks.
 
 import asyncio
 import os
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from types import SimpleNamespace
@@ -33,7 +35,14 @@ BACKENDS = {
         "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
         "LOCATION": MEMCACHED,
     },
+    "file": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": os.path.join(tempfile.gettempdir(), PREFIX),
+    },
 }
+# BENCH_BACKENDS=memcached,file times only those.
+if os.environ.get("BENCH_BACKENDS"):
+    BACKENDS = {name: BACKENDS[name] for name in os.environ["BENCH_BACKENDS"].split(",")}
 BLOCKS = int(os.environ.get("BENCH_BLOCKS", "41"))  # timings per side and operation
 OPS = {"locmem": 500}  # operations per timing; network backends use DEFAULT_OPS
 DEFAULT_OPS = 40
@@ -41,7 +50,7 @@ DEFAULT_OPS = 40
 settings.configure(
     INSTALLED_APPS=[],
     CACHES={
-        "default": BACKENDS["locmem"],
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
         **{name: {**cfg, "KEY_PREFIX": PREFIX} for name, cfg in BACKENDS.items()},
     },
 )
@@ -167,8 +176,11 @@ def main():
             f"{name:<13}{'median':<14}{'':>12}{'':>15}"
             f"{statistics.median(ratios):>8.3f}{statistics.median(bests):>11.3f}"
         )
-    with TenantContext.use_tenant(tenant):
-        added_work(plain_handler)
+    if "file" in BACKENDS:
+        shutil.rmtree(BACKENDS["file"]["LOCATION"], ignore_errors=True)
+    if {"locmem", "memcached"} <= set(BACKENDS):
+        with TenantContext.use_tenant(tenant):
+            added_work(plain_handler)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,14 @@ class OmnitenantConfig(AppConfig):
 
             patch_django_cache()
 
+        # With contenttypes as a tenant app each schema tenant has its own content type ids.
+        from django.apps import apps
+
+        if apps.is_installed("django.contrib.contenttypes"):
+            from omnitenant.patches.contenttypes import patch_contenttypes_cache
+
+            patch_contenttypes_cache()
+
         # The tenant travels in the headers of every task message sent.
         if importlib.util.find_spec("celery") is not None:
             from omnitenant.celery import connect_celery

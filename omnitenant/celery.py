@@ -8,14 +8,16 @@ are given the same tenant, so a canvas keeps the tenant it was sent from even th
 later steps are published by a worker.
 
 On the worker, tasks built on ``TenantTask`` (``@tenant_task``) look the tenant up with
-``omnitenant.lookup.tenant_by_id`` and run their body inside ``TenantContext.use_tenant``;
-the context is restored when the body returns, raises or retries. A missing or inactive
-tenant fails the task with ``TenantNotFound`` before the body runs (or rejects the message,
-``OMNITENANT_CONFIG["CELERY_TENANT_NOT_FOUND"] = "reject"``).
+``omnitenant.lookup.tenant_by_id`` and run their body, and their hooks (``before_start``,
+``on_success``, ``on_failure``, ``on_retry``, ``after_return``), inside
+``TenantContext.use_tenant``; the context is restored when each returns, raises or retries.
+A missing or inactive tenant fails the task with ``TenantNotFound`` before the body runs (or
+rejects the message, ``OMNITENANT_CONFIG["CELERY_TENANT_NOT_FOUND"] = "reject"``).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -41,6 +43,23 @@ _DISPATCH_UID = "omnitenant.celery.publish"
 # worker refuses it instead of running it with no tenant.
 _INVALID = "!invalid"
 _UNSET = object()
+# Task hooks the tracer calls around the body; each runs inside the request's tenant.
+HOOKS = ("before_start", "on_success", "on_failure", "on_retry", "after_return")
+# Where the tenant resolved for a request is kept, on the request, for its hooks. Message
+# headers become request attributes too: only a _Resolved instance counts.
+_REQUEST_TENANT = "_omnitenant_resolved"
+
+
+class _Resolved:
+    __slots__ = ("tenant",)
+
+    def __init__(self, tenant: Any) -> None:
+        self.tenant = tenant
+
+
+def _resolved(request: Any) -> _Resolved | None:
+    found = getattr(request, _REQUEST_TENANT, None)
+    return found if isinstance(found, _Resolved) else None
 
 
 def _tenant_id_of(value: Any) -> str | None:
@@ -157,6 +176,14 @@ class TenantTask(Task):
 
     tenant_required = False
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in HOOKS:
+            hook = getattr(cls, name)
+            # Celery's own no-op hooks are left alone: the tracer skips those entirely.
+            if hook is not getattr(Task, name) and not getattr(hook, "_omnitenant_hook", False):
+                setattr(cls, name, _in_request_tenant(hook, name))
+
     def apply_async(
         self,
         args: Any = None,
@@ -186,11 +213,20 @@ class TenantTask(Task):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.request.called_directly:
             return super().__call__(*args, **kwargs)
-        tenant = self._request_tenant()
+        tenant = self._tenant_for_request()
         with TenantContext.use_tenant(tenant):
             # The worker's tracer has pushed the request already; Task.__call__ would push
             # a second, empty one (no id, no retries) over it.
             return self.run(*args, **kwargs)
+
+    def _tenant_for_request(self) -> Any:
+        """The request's tenant, looked up once and kept on the request for its hooks."""
+        request = self.request
+        resolved = _resolved(request)
+        if resolved is None:
+            resolved = _Resolved(self._request_tenant())
+            setattr(request, _REQUEST_TENANT, resolved)
+        return resolved.tenant
 
     def _request_tenant(self) -> Any:
         """The active tenant this request was sent for; raise before the body runs if none."""
@@ -227,6 +263,32 @@ class TenantTask(Task):
                 raise Reject(TenantNotFound(msg), requeue=False)
             raise TenantNotFound(msg)
         return tenant
+
+
+def _in_request_tenant(hook: Callable[..., Any], name: str) -> Callable[..., Any]:
+    """Wrap task hook ``name`` so that it runs inside the tenant of the request being traced.
+
+    ``before_start`` looks the tenant up (and fails the task as the body would); the hooks
+    of a request refused before its body (tenant missing, inactive or malformed) run with
+    no tenant.
+    """
+    resolves = name == "before_start"
+
+    @functools.wraps(hook)
+    def run_hook(self: TenantTask, *args: Any, **kwargs: Any) -> Any:
+        request = self.request
+        if request.called_directly:
+            return hook(self, *args, **kwargs)
+        if resolves:
+            tenant = self._tenant_for_request()
+        else:
+            resolved = _resolved(request)
+            tenant = None if resolved is None else resolved.tenant
+        with TenantContext.use_tenant(tenant):
+            return hook(self, *args, **kwargs)
+
+    run_hook._omnitenant_hook = True  # type: ignore[attr-defined]
+    return run_hook
 
 
 def tenant_task(

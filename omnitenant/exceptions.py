@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.cache.backends.base import InvalidCacheKey
 from django.core.exceptions import ImproperlyConfigured
 
 
@@ -19,6 +20,10 @@ class NoTenantActive(OmnitenantError, RuntimeError):
 
 class TenantNotFound(OmnitenantError, LookupError):
     """No active tenant matches the given id, host or header."""
+
+
+class InvalidCacheVersion(OmnitenantError, InvalidCacheKey):
+    """A cache version containing ":", which would move a key into another tenant's segment."""
 
 
 # --- database isolation ---------------------------------------------------------------------

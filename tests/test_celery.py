@@ -1,5 +1,6 @@
 """omnitenant.celery against a real worker (threads pool) on a real Redis broker."""
 
+import contextlib
 import threading
 import time
 from types import SimpleNamespace
@@ -16,10 +17,12 @@ from django.core.cache import cache
 from omnitenant import TenantContext, lookup
 from omnitenant.celery import (
     MESSAGE_HEADER,
+    TenantTask,
     connect_celery,
     disconnect_celery,
     enqueue_for_each_tenant,
     schedule_for_each_tenant,
+    tenant_task,
 )
 from omnitenant.exceptions import InvalidTenantId, NoTenantActive, TenantNotFound
 from omnitenant.provisioning import deprovision_tenant, provision_tenant
@@ -210,6 +213,138 @@ def test_worker_context_is_none_after_every_task(acme):
         task_postrun.disconnect(spy)
     assert len(after) >= 4  # whoami, fail_inside, retry_once twice
     assert set(after) == {None}
+
+
+# -- Hooks ------------------------------------------------------------------------------
+
+HOOKS_KEY = "omnitenant-tests:hooks"
+
+
+def _hook_seen(task, hook):
+    """Record (in Redis) and cache (in the active tenant's namespace) that ``hook`` ran."""
+    tenant = TenantContext.get_tenant()
+    tenant_id = None if tenant is None else tenant.tenant_id
+    broker().sadd(HOOKS_KEY, f"{task.request.id}:{hook}:{tenant_id}")
+    cache.set(f"hook:{hook}", task.request.id)
+
+
+class AuditMixin:
+    """Hooks from a class that is not a TenantTask: inherited hooks run in the tenant too."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        _hook_seen(self, "on_failure")
+
+
+class HookedTask(AuditMixin, TenantTask):
+    def before_start(self, task_id, args, kwargs):
+        _hook_seen(self, "before_start")
+
+    def on_success(self, retval, task_id, args, kwargs):
+        _hook_seen(self, "on_success")
+
+    def on_retry(self, exc, task_id, args, kwargs, einfo):
+        _hook_seen(self, "on_retry")
+
+    def after_return(self, status, retval, task_id, args, kwargs, einfo):
+        _hook_seen(self, "after_return")
+
+
+@tenant_task(app=app, base=HookedTask, bind=True, max_retries=2)
+def hooked(self, outcome):
+    if outcome == "retry" and self.request.retries == 0:
+        raise self.retry(countdown=0)
+    if outcome == "fail":
+        msg = "hooked task failed"
+        raise RuntimeError(msg)
+    return outcome
+
+
+def _on_failure_option(self, exc, task_id, args, kwargs, einfo):
+    _hook_seen(self, "on_failure_option")
+
+
+@tenant_task(app=app, on_failure=_on_failure_option)
+def hooked_by_option():
+    msg = "hooked by option"
+    raise RuntimeError(msg)
+
+
+def wait_for_hooks(task_id, expected):
+    """The "hook:tenant" entries recorded for ``task_id`` once ``expected`` are all there."""
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        seen = {
+            m.decode().split(":", 1)[1]
+            for m in broker().smembers(HOOKS_KEY)
+            if m.decode().startswith(f"{task_id}:")
+        }
+        if seen >= expected or time.monotonic() > deadline:
+            return seen
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def _hooks_key():
+    broker().delete(HOOKS_KEY)
+    yield
+    broker().delete(HOOKS_KEY)
+
+
+@pytest.mark.usefixtures("_hooks_key")
+def test_hooks_run_inside_the_tasks_tenant(acme, globex):
+    with TenantContext.use_tenant(acme):
+        ok = hooked.delay("ok")
+        failed = hooked.delay("fail")
+    with TenantContext.use_tenant(globex):
+        retried = hooked.delay("retry")
+    assert ok.get(timeout=TIMEOUT) == "ok"
+    with pytest.raises(RuntimeError, match="hooked task failed"):
+        failed.get(timeout=TIMEOUT)
+    assert retried.get(timeout=TIMEOUT) == "retry"
+    ok_hooks = {"before_start:acme", "on_success:acme", "after_return:acme"}
+    assert wait_for_hooks(ok.id, ok_hooks) == ok_hooks
+    failed_hooks = {"before_start:acme", "on_failure:acme", "after_return:acme"}
+    assert wait_for_hooks(failed.id, failed_hooks) == failed_hooks
+    retried_hooks = {
+        "before_start:globex",
+        "on_retry:globex",
+        "on_success:globex",
+        "after_return:globex",
+    }
+    assert wait_for_hooks(retried.id, retried_hooks) == retried_hooks
+    # Their cache writes landed in each tenant's namespace, none in the shared one.
+    assert cache.get("acme:hook:on_failure") == failed.id
+    assert cache.get("globex:hook:on_retry") == retried.id
+    assert cache.get("hook:on_failure") is None
+    assert cache.get("hook:after_return") is None
+
+
+@pytest.mark.usefixtures("_hooks_key")
+def test_hook_passed_as_an_option_runs_inside_the_tenant(acme):
+    with TenantContext.use_tenant(acme):
+        result = hooked_by_option.delay()
+    with pytest.raises(RuntimeError, match="hooked by option"):
+        result.get(timeout=TIMEOUT)
+    assert wait_for_hooks(result.id, {"on_failure_option:acme"}) == {"on_failure_option:acme"}
+
+
+@pytest.mark.usefixtures("_hooks_key")
+def test_hooks_of_a_refused_task_run_with_no_tenant():
+    result = hooked.apply_async(("ok",), tenant="nosuchtenant")
+    with pytest.raises(TenantNotFound):
+        result.get(timeout=TIMEOUT)
+    expected = {"on_failure:None", "after_return:None"}
+    assert wait_for_hooks(result.id, expected) == expected
+
+
+@pytest.mark.usefixtures("_hooks_key")
+def test_hooks_run_inside_the_tenant_when_applied_eagerly(acme, globex):
+    with TenantContext.use_tenant(globex):
+        result = hooked.apply(("ok",), tenant=acme)
+        assert TenantContext.get_tenant() is globex
+    assert result.get() == "ok"
+    expected = {"before_start:acme", "on_success:acme", "after_return:acme"}
+    assert wait_for_hooks(result.id, expected) == expected
 
 
 # -- Explicit tenant --------------------------------------------------------------------
@@ -453,14 +588,36 @@ def test_enqueue_for_each_tenant_of_some_tenants(acme, globex):
     assert [r.get(timeout=TIMEOUT)["tenant"] for r in results] == ["globex"]
 
 
-def wait_for_marks(expected):
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        marks = {m.decode() for m in broker().smembers(MARKS_KEY)}
-        if marks >= expected:
-            return marks
-        time.sleep(0.05)
-    return {m.decode() for m in broker().smembers(MARKS_KEY)}
+@contextlib.contextmanager
+def tasks_drained():
+    """Yield ``drained()``: wait until every task published meanwhile has finished running.
+
+    The test worker runs in this process, so the tasks it publishes (a fan-out's copies)
+    are seen here when they are sent, before the task sending them finishes.
+    """
+    published, finished = set(), set()
+
+    def on_publish(sender=None, headers=None, **kwargs):
+        published.add(headers["id"])
+
+    def on_postrun(sender=None, task_id=None, **kwargs):
+        finished.add(task_id)
+
+    def drained():
+        deadline = time.monotonic() + TIMEOUT
+        while not (published and published <= finished):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    before_task_publish.connect(on_publish, weak=False)
+    task_postrun.connect(on_postrun, weak=False)
+    try:
+        yield drained
+    finally:
+        before_task_publish.disconnect(on_publish)
+        task_postrun.disconnect(on_postrun)
 
 
 def test_beat_entry_fans_out_to_every_active_tenant(acme, globex):
@@ -470,11 +627,15 @@ def test_beat_entry_fans_out_to_every_active_tenant(acme, globex):
     )
     assert entry.task == "omnitenant.enqueue_for_each_tenant"
     # What beat does at each run: it sends the entry with no tenant active.
-    Scheduler(app, lazy=True).apply_async(entry)
-    marks = wait_for_marks({"nightly:acme", "nightly:globex"})
-    time.sleep(0.3)  # let a stray task for initech or for no tenant show up, if any
-    assert {m.decode() for m in broker().smembers(MARKS_KEY)} == marks
-    assert marks == {"nightly:acme", "nightly:globex"}
+    with tasks_drained() as drained:
+        Scheduler(app, lazy=True).apply_async(entry)
+        # Every task published from now on (the fan-out, and whatever it sends) has run:
+        # a stray task for initech or for no tenant would have left its mark.
+        assert drained()
+    assert {m.decode() for m in broker().smembers(MARKS_KEY)} == {
+        "nightly:acme",
+        "nightly:globex",
+    }
 
 
 def test_connect_celery_is_idempotent_and_disconnect_stops_the_header(acme):

@@ -12,10 +12,21 @@ from omnitenant.conf import RULES, raw_value
 
 @register(Tags.caches)
 def check_cache_isolation_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """E020-E021: TENANT_ISOLATION in CACHES and CACHE_STRICT are booleans."""
+    """E020-E022: TENANT_ISOLATION and CACHE_STRICT are booleans; no VERSION contains ':'."""
     messages: list[CheckMessage] = []
     caches = getattr(settings, "CACHES", None) or {}
     for alias, params in caches.items():
+        version = params.get("VERSION", 1) if isinstance(params, dict) else 1
+        if not isinstance(version, int) and ":" in str(version):
+            messages.append(
+                Error(
+                    f"CACHES[{alias!r}]['VERSION'] = {version!r} contains ':', which would "
+                    "move keys into another tenant's segment; every cache operation inside a "
+                    "tenant refuses it.",
+                    hint="Use an integer VERSION (or a string without ':').",
+                    id="omnitenant.E022",
+                )
+            )
         value = params.get("TENANT_ISOLATION", True) if isinstance(params, dict) else True
         if not isinstance(value, bool):
             messages.append(

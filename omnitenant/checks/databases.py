@@ -8,6 +8,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
+from omnitenant.checks.settings import ROUTER_PATH
 from omnitenant.conf import RULES, user_config
 
 SCHEMA_ENGINE = "django_tenants.postgresql_backend"
@@ -96,3 +97,22 @@ def check_database_isolation(app_configs: Any = None, **kwargs: Any) -> list[Che
             )
         )
     return messages
+
+
+@register(Tags.database)
+def check_tenant_apps_set(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E044: TenantRouter installed with no TENANT_APPS, so every row is shared by all tenants."""
+    if ROUTER_PATH not in list(getattr(settings, "DATABASE_ROUTERS", None) or []):
+        return []
+    tenant_apps = user_config().get("TENANT_APPS", ())
+    if isinstance(tenant_apps, (list, tuple)) and not tenant_apps:  # other values: E040
+        return [
+            Error(
+                f"{ROUTER_PATH} is in DATABASE_ROUTERS but OMNITENANT_CONFIG['TENANT_APPS'] is "
+                "empty: every app is shared, so all tenants read and write the same rows.",
+                hint="List the apps whose rows belong to each tenant in "
+                "OMNITENANT_CONFIG['TENANT_APPS'], e.g. ['notes', 'billing'].",
+                id="omnitenant.E044",
+            )
+        ]
+    return []

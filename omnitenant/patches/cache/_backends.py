@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.core.cache.backends.base import MEMCACHE_MAX_KEY_LENGTH, BaseCache, default_key_func
+from django.core.cache.backends.base import (
+    DEFAULT_TIMEOUT,
+    MEMCACHE_MAX_KEY_LENGTH,
+    BaseCache,
+    default_key_func,
+)
 from django.core.cache.backends.db import DatabaseCache
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
@@ -20,17 +27,22 @@ from omnitenant.patches.cache._keys import (
     bump_generation,
     forget_generations,
     generation_key_func,
+    refresh_generation,
     tenant_key_func,
 )
 
 try:
     from django_redis.cache import RedisCache as DjangoRedisRedisCache
+    from django_redis.util import CacheKey
 except ImportError:  # django-redis is optional
     DjangoRedisRedisCache = None
+    CacheKey = None
 
 _BATCH = 500
 _GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
-_tenant_classes: dict[type, type] = {}
+_tenant_classes: dict[tuple[type, bool], type] = {}
+# True while a write on the generation layout runs: its inner calls need no second re-read.
+_writing: ContextVar[bool] = ContextVar("omnitenant_cache_writing", default=False)
 # The characters django.core.cache.backends.base.memcache_key_warnings objects to.
 _UNUSUAL_KEY_CHAR = re.compile(r"[\x00-\x20\x7f]")
 _DJANGO_VALIDATE_KEY = (BaseCache.validate_key, BaseMemcachedCache.validate_key)
@@ -74,6 +86,74 @@ class TenantCacheMixin:
         return await sync_to_async(self.clear, thread_sensitive=True)()
 
 
+def _fresh_write(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a write with the active tenant's generation re-read first (once per operation)."""
+
+    @functools.wraps(method)
+    def write(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if _writing.get():
+            return method(self, *args, **kwargs)
+        refresh_generation(self)
+        token = _writing.set(True)
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            _writing.reset(token)
+
+    return write
+
+
+class GenerationWritesMixin:
+    """Writes on the generation layout (memcached, file) use the generation as it is now.
+
+    Reads trust the generation this process remembers for up to GENERATION_TTL; a write
+    made with an outdated one after another process's clear() would be lost, so every write
+    re-reads it (one more round trip to the cache per write).
+    """
+
+    @_fresh_write
+    def add(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None) -> Any:
+        return super().add(key, value, timeout, version)  # type: ignore[misc]
+
+    @_fresh_write
+    def set(
+        self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None, **kw: Any
+    ) -> Any:
+        return super().set(key, value, timeout, version, **kw)  # type: ignore[misc]
+
+    @_fresh_write
+    def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None) -> Any:
+        return super().touch(key, timeout, version)  # type: ignore[misc]
+
+    @_fresh_write
+    def delete(self, key: Any, version: Any = None) -> Any:
+        return super().delete(key, version)  # type: ignore[misc]
+
+    @_fresh_write
+    def incr(self, key: Any, delta: int = 1, version: Any = None) -> Any:
+        return super().incr(key, delta, version)  # type: ignore[misc]
+
+    @_fresh_write
+    def decr(self, key: Any, delta: int = 1, version: Any = None) -> Any:
+        return super().decr(key, delta, version)  # type: ignore[misc]
+
+    @_fresh_write
+    def set_many(self, data: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None) -> Any:
+        return super().set_many(data, timeout, version)  # type: ignore[misc]
+
+    @_fresh_write
+    def delete_many(self, keys: Any, version: Any = None) -> Any:
+        return super().delete_many(keys, version)  # type: ignore[misc]
+
+    @_fresh_write
+    def incr_version(self, key: Any, delta: int = 1, version: Any = None) -> Any:
+        return super().incr_version(key, delta, version)  # type: ignore[misc]
+
+    @_fresh_write
+    def decr_version(self, key: Any, delta: int = 1, version: Any = None) -> Any:
+        return super().decr_version(key, delta, version)  # type: ignore[misc]
+
+
 def _quick_validate_key(django_validate_key: Any) -> Any:
     # Django checks every character of every key in a Python loop, and the tenant segment
     # makes each key longer. One regex search finds exactly the keys that loop would flag;
@@ -89,21 +169,22 @@ def _quick_validate_key(django_validate_key: Any) -> Any:
     return validate_key
 
 
-def tenant_class(cls: type) -> type:
-    """The tenant-aware subclass of a backend class (made once per class)."""
+def tenant_class(cls: type, fresh_writes: bool = False) -> type:
+    """The tenant-aware subclass of a backend class (made once per class and write mode)."""
     if issubclass(cls, TenantCacheMixin):
         return cls
-    if cls not in _tenant_classes:
+    if (cls, fresh_writes) not in _tenant_classes:
         namespace: dict[str, Any] = {
             "__module__": __name__,
             "__doc__": f"{cls.__name__}, tenant-aware.",
         }
         if cls.validate_key in _DJANGO_VALIDATE_KEY:  # a backend's own check is left alone
             namespace["validate_key"] = _quick_validate_key(cls.validate_key)
-        _tenant_classes[cls] = type(
-            f"TenantAware{cls.__name__}", (TenantCacheMixin, cls), namespace
-        )
-    return _tenant_classes[cls]
+        bases: tuple[type, ...] = (TenantCacheMixin, cls)
+        if fresh_writes:
+            bases = (GenerationWritesMixin, *bases)
+        _tenant_classes[(cls, fresh_writes)] = type(f"TenantAware{cls.__name__}", bases, namespace)
+    return _tenant_classes[(cls, fresh_writes)]
 
 
 def _lists_keys(backend: BaseCache) -> bool:
@@ -117,7 +198,7 @@ def make_tenant_aware(backend: BaseCache, alias: str, params: dict[str, Any]) ->
     """Give a freshly created backend the tenant-aware class and key function."""
     isolated = params.get("TENANT_ISOLATION", True) is not False
     layout = "exact" if _lists_keys(backend) else "generation"
-    backend.__class__ = tenant_class(type(backend))
+    backend.__class__ = tenant_class(type(backend), isolated and layout == "generation")
     backend._omnitenant_alias = alias  # type: ignore[attr-defined]
     backend._omnitenant_isolated = isolated  # type: ignore[attr-defined]
     backend._omnitenant_layout = layout  # type: ignore[attr-defined]
@@ -133,7 +214,40 @@ def make_tenant_aware(backend: BaseCache, alias: str, params: dict[str, Any]) ->
     if DjangoRedisRedisCache is not None and isinstance(backend, DjangoRedisRedisCache):
         client = backend.client  # creating the client opens no connection
         client.reverse_key = _tenant_reverse_key(client.reverse_key)
+        client.make_key = _tenant_made_key(client.make_key)
+        client.make_pattern = _tenant_made_key(client.make_pattern)
     return backend
+
+
+if CacheKey is not None:
+
+    class TenantCacheKey(CacheKey):
+        """A django-redis CacheKey that remembers the tenant it was made in."""
+
+        tenant_id: str | None
+
+
+def _tenant_made_key(inner: Any) -> Any:
+    """django-redis' make_key/make_pattern, where a CacheKey passes only in its own tenant.
+
+    django-redis returns any CacheKey unchanged ("already made"), so a CacheKey built by
+    hand or in another tenant would skip the tenant segment. Inside a tenant such a key
+    is made again from its text, like any string; keys this client made in the same
+    tenant (django-redis passes them back to itself) are used as they are.
+    """
+
+    def make_key(key: Any, version: Any = None, prefix: str | None = None) -> Any:
+        tenant = _current.get()
+        tenant_id = None if tenant is None else tenant.tenant_id
+        if isinstance(key, CacheKey):
+            if tenant_id is None or (type(key) is TenantCacheKey and key.tenant_id == tenant_id):
+                return key
+            key = str(key)
+        made = TenantCacheKey(inner(key, version, prefix))
+        made.tenant_id = tenant_id
+        return made
+
+    return make_key
 
 
 def _tenant_reverse_key(inner: Any) -> Any:

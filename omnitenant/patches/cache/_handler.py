@@ -14,6 +14,9 @@ from omnitenant.patches.cache._backends import make_tenant_aware
 logger = logging.getLogger("omnitenant.patches.cache")
 
 _warned_aliases: set[str] = set()
+_warned_shared: set[str] = set()
+# Attribute name, in the per-thread connections, of a shared alias's routed (isolated) backend.
+_ROUTED = "\x00routed:"
 
 
 class TenantAwareCacheWrapper(CacheHandler):
@@ -22,7 +25,9 @@ class TenantAwareCacheWrapper(CacheHandler):
     Each backend is made tenant-aware once, when created. ``caches["default"]`` (and so
     ``cache``) is routed to the active tenant's ``cache_alias`` when CACHES has it; an
     alias missing from CACHES falls back to ``"default"`` with one logged warning per
-    alias. Other aliases are used as named.
+    alias. A routed alias with ``"TENANT_ISOLATION": False`` is reached through an isolated
+    backend of its own (same server, tenant-prefixed keys), so a tenant never lands in the
+    shared namespace by routing. Other aliases are used as named.
     """
 
     def __init__(self, settings: CacheHandler | dict[str, Any] | None = None) -> None:
@@ -39,6 +44,8 @@ class TenantAwareCacheWrapper(CacheHandler):
             tenant = _current.get()
             if tenant is not None and getattr(tenant, "cache_alias", None):
                 alias = self._route(tenant.cache_alias)
+                if self.settings[alias].get("TENANT_ISOLATION", True) is False:
+                    return self._routed_to_shared(alias, tenant)
         # BaseConnectionHandler.__getitem__, inlined: this runs on every `cache.<op>`.
         try:
             return getattr(self._connections, alias)
@@ -62,6 +69,35 @@ class TenantAwareCacheWrapper(CacheHandler):
                 DEFAULT_CACHE_ALIAS,
             )
         return DEFAULT_CACHE_ALIAS
+
+    def _routed_to_shared(self, alias: str, tenant: Any) -> Any:
+        """An isolated backend on shared ``alias``, for tenants whose cache_alias names it."""
+        name = _ROUTED + alias
+        try:
+            return getattr(self._connections, name)
+        except AttributeError:
+            pass
+        if alias not in _warned_shared:
+            _warned_shared.add(alias)
+            logger.warning(
+                "Tenant %r has cache_alias %r, whose CACHES entry has 'TENANT_ISOLATION': "
+                "False; its keys there are prefixed with the tenant all the same. Give "
+                "tenants an isolated alias (explicit caches[%r] stays shared).",
+                tenant.tenant_id,
+                alias,
+                alias,
+            )
+        params = {**self.settings[alias], "TENANT_ISOLATION": True}
+        connection = make_tenant_aware(super().create_connection(alias), alias, params)
+        setattr(self._connections, name, connection)
+        return connection
+
+    def close_all(self) -> None:
+        super().close_all()
+        for alias in self:
+            connection = getattr(self._connections, _ROUTED + alias, None)
+            if connection is not None:
+                connection.close()
 
     def all(self, initialized_only: bool = False) -> list[Any]:
         """Every configured connection once, by its own alias (no routing)."""

@@ -17,7 +17,7 @@ from django.core.cache.backends.base import default_key_func
 
 from omnitenant.conf import get_config
 from omnitenant.context import _current, without_tenant
-from omnitenant.exceptions import NoTenantActive
+from omnitenant.exceptions import InvalidCacheVersion, NoTenantActive
 
 KeyFunc = Callable[[Any, str, Any], str]
 
@@ -45,6 +45,15 @@ def _refuse(key: Any, alias: str) -> None:
         raise NoTenantActive(msg)
 
 
+def refuse_version(version: Any, alias: str) -> None:
+    """Raise InvalidCacheVersion: ``version`` contains the key separator."""
+    msg = (
+        f"Cache version {version!r} on alias {alias!r} contains ':', which would move the "
+        "key into another tenant's segment. Use an integer version (or a string without ':')."
+    )
+    raise InvalidCacheVersion(msg)
+
+
 def tenant_key_func(inner: KeyFunc, alias: str) -> KeyFunc:
     """A key function storing ``k`` as the logical key ``"{tenant_id}:k"`` inside a tenant."""
     get = _current.get
@@ -53,6 +62,8 @@ def tenant_key_func(inner: KeyFunc, alias: str) -> KeyFunc:
         def key_func(key: Any, key_prefix: str, version: Any) -> str:
             tenant = get()
             if tenant is not None:
+                if version.__class__ is not int and ":" in str(version):
+                    refuse_version(version, alias)
                 return f"{key_prefix}:{version}:{tenant.tenant_id}:{key}"
             _refuse(key, alias)
             return f"{key_prefix}:{version}:{key}"
@@ -62,6 +73,8 @@ def tenant_key_func(inner: KeyFunc, alias: str) -> KeyFunc:
         def key_func(key: Any, key_prefix: str, version: Any) -> str:
             tenant = get()
             if tenant is not None:
+                if version.__class__ is not int and ":" in str(version):
+                    refuse_version(version, alias)
                 return inner(f"{tenant.tenant_id}:{key}", key_prefix, version)
             _refuse(key, alias)
             return inner(key, key_prefix, version)
@@ -77,6 +90,8 @@ def generation_key_func(inner: KeyFunc, alias: str, backend: Any, namespace: Any
     def key_func(key: Any, key_prefix: str, version: Any) -> str:
         tenant = get()
         if tenant is not None:
+            if version.__class__ is not int and ":" in str(version):
+                refuse_version(version, alias)
             entry = _generations.get((namespace, tenant.tenant_id))
             if entry is None or entry[1] < monotonic():
                 segment = load_generation(backend, namespace, tenant.tenant_id)
@@ -115,6 +130,17 @@ def bump_generation(backend: Any, namespace: Any, tenant_id: str) -> None:
         key = GENERATION_KEY.format(tenant_id=tenant_id)
         backend.set(key, generation, None, version=GENERATION_VERSION)
     _remember(namespace, tenant_id, generation)
+
+
+def refresh_generation(backend: Any) -> None:
+    """Before a write on the generation layout: re-read the active tenant's generation.
+
+    The generation this process remembers may be up to GENERATION_TTL old; a write made
+    with it after another process's clear() would go to entries that are already gone.
+    """
+    tenant = _current.get()
+    if tenant is not None:
+        load_generation(backend, backend._omnitenant_namespace, tenant.tenant_id)
 
 
 def forget_generations(namespace: Any = None) -> None:

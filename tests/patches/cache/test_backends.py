@@ -8,9 +8,15 @@ from django.core.cache.backends.base import BaseCache, CacheKeyWarning, InvalidC
 from django.core.cache.backends.memcached import BaseMemcachedCache
 
 from omnitenant import TenantContext
+from omnitenant.exceptions import InvalidCacheVersion
 from tests.patches.cache.conftest import BACKENDS, LISTING, _backend_param
 
 use = TenantContext.use_tenant
+
+try:
+    from django_redis.util import CacheKey
+except ImportError:  # pragma: no cover - django-redis is a test dependency
+    CacheKey = str
 
 
 def test_set_get_do_not_cross_tenants(backend, acme, globex):
@@ -261,7 +267,7 @@ def _django_verdict(validate, key):
     "key", ["fine-key", "with space", "tab\tkey", "del\x7fkey", "x" * 260, "ünïcode"]
 )
 def test_key_validation_is_djangos(backend, acme, key):
-    django_class = type(backend).__bases__[1]  # TenantAware<Backend>(TenantCacheMixin, Backend)
+    django_class = type(backend).__bases__[-1]  # TenantAware<Backend>(..., Backend)
     with use(acme):
         made = backend.make_key(key)
         ours = _django_verdict(backend.validate_key, made)
@@ -282,3 +288,46 @@ def test_key_validation_is_djangos(backend, acme, key):
 def test_bad_key_still_warns_through_an_operation(acme):
     with use(acme), pytest.warns(CacheKeyWarning, match="key with space"):
         caches["locmem"].set("key with space", 1)
+
+
+@pytest.mark.parametrize("version", ["1:globex", "x:y", b"1:globex"], ids=["str", "str2", "bytes"])
+def test_version_containing_the_separator_is_refused(backend, acme, globex, version):
+    with use(acme):
+        for operation in (
+            lambda: backend.set("acme:k", "forged", version=version),
+            lambda: backend.get("acme:k", version=version),
+            lambda: backend.get_many(["acme:k"], version=version),
+            lambda: backend.make_key("acme:k", version=version),
+        ):
+            with pytest.raises(InvalidCacheVersion, match="contains ':'") as caught:
+                operation()
+            assert isinstance(caught.value, InvalidCacheKey)
+    with use(globex):
+        assert backend.get("acme:k") is None
+
+
+def test_string_versions_without_the_separator_work(backend, acme, globex):
+    with use(acme):
+        backend.set("k", "acme", version="v2")
+        assert backend.get("k", version="v2") == "acme"
+    with use(globex):
+        assert backend.get("k", version="v2") is None
+
+
+def test_a_key_object_cannot_reach_another_tenant(backend, acme, globex, alias):
+    with use(globex):
+        backend.set("secret", "globex")
+        # django-redis' client makes CacheKey objects and takes them back as they are.
+        made = (backend.client if alias == "django_redis" else backend).make_key("secret")
+    with use(acme):
+        assert backend.get(CacheKey(made)) is None
+        assert backend.get(made) is None
+        assert not backend.has_key(made)
+        assert backend.get_many([made]) == {}
+        assert not backend.delete(made)
+        backend.set(made, "acme")
+        assert backend.get(made) == "acme"
+    with use(globex):
+        assert backend.get("secret") == "globex"
+        if alias == "django_redis":  # a CacheKey made in this tenant is used as made
+            assert backend.get(made) == "globex"

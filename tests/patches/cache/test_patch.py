@@ -4,6 +4,7 @@ import logging
 import uuid
 
 import pytest
+from django.conf import settings
 from django.core import cache as cache_module
 from django.core.cache import CacheHandler, cache, caches
 from django.core.cache.backends.locmem import LocMemCache
@@ -171,6 +172,58 @@ def test_shared_alias_is_not_isolated(acme, globex):
     caches["shared"].clear()
 
 
+@pytest.fixture
+def shared_redis(tmp_path):
+    """A Redis alias with TENANT_ISOLATION False, under a fresh prefix."""
+    entry = {**fresh_caches("redis", tmp_path)["redis"], "TENANT_ISOLATION": False}
+    with override_settings(CACHES={**fresh_caches("redis", tmp_path), "shared_redis": entry}):
+        yield caches["shared_redis"]
+        with use(None):
+            caches["shared_redis"].clear()
+
+
+def test_routing_to_a_shared_alias_keeps_the_tenant_prefix(shared_redis, caplog):
+    acme = tenant("acme", cache_alias="shared_redis")
+    globex = tenant("globex", cache_alias="shared_redis")
+    with caplog.at_level(logging.WARNING, logger="omnitenant.patches.cache"):
+        with use(acme):
+            cache.set("k", "acme")
+            cache.set("gone", 1)
+            assert cache.make_key("k").endswith(":acme:k")
+        with use(globex):
+            assert cache.get("k") is None
+            cache.set("k", "globex")
+            cache.clear()  # globex's own entries only
+            assert cache.get("k") is None
+        with use(acme):
+            assert cache.get("k") == "acme"
+    assert shared_redis.get("k") is None
+    assert shared_redis.get("acme:k") == "acme"
+    warnings = [r.getMessage() for r in caplog.records if "shared_redis" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "'TENANT_ISOLATION': False" in warnings[0]
+
+
+def test_explicit_shared_alias_stays_shared_for_a_routed_tenant(shared_redis):
+    with use(tenant("acme", cache_alias="shared_redis")):
+        assert caches["default"] is not shared_redis
+        shared_redis.set("session", "for everyone")
+    with use(tenant("globex")):
+        assert caches["shared_redis"].get("session") == "for everyone"
+
+
+def test_close_all_closes_routed_backends(tmp_path):
+    entry = {**fresh_caches("memcached", tmp_path)["memcached"], "TENANT_ISOLATION": False}
+    with override_settings(CACHES={**settings.CACHES, "shared_memcached": entry}):
+        with use(tenant("acme", cache_alias="shared_memcached")):
+            cache.set("k", 1)
+            routed = caches["default"]
+            (client,) = routed._cache.clients.values()
+            assert client.sock is not None
+        caches.close_all()
+        assert client.sock is None
+
+
 # --- strict mode ---
 
 
@@ -268,6 +321,19 @@ def test_django_redis_keys_patterns_and_ttls(redis_cache, acme, globex):
         assert redis_cache.get("acme:user:1") == "fake"
 
 
+def test_django_redis_key_objects_as_patterns_stay_in_the_tenant(redis_cache, acme, globex):
+    from django_redis.util import CacheKey
+
+    with use(globex):
+        redis_cache.set("g", "globex")
+    with use(acme):
+        redis_cache.set("a", "acme")
+        assert redis_cache.keys(CacheKey("*")) == ["a"]
+        assert redis_cache.delete_pattern(CacheKey("*")) == 1
+    with use(globex):
+        assert redis_cache.get("g") == "globex"
+
+
 def test_django_redis_lock_and_sets_are_isolated(redis_cache, acme, globex):
     with use(acme):
         lock = redis_cache.lock("job", timeout=5)
@@ -288,7 +354,9 @@ def test_django_redis_lock_and_sets_are_isolated(redis_cache, acme, globex):
 
 
 def _cache_errors():
-    return [m for m in run_checks() if m.id in {"omnitenant.E020", "omnitenant.E021"}]
+    return [
+        m for m in run_checks() if m.id in {"omnitenant.E020", "omnitenant.E021", "omnitenant.E022"}
+    ]
 
 
 def test_check_tenant_isolation_must_be_a_boolean(settings):
@@ -299,6 +367,21 @@ def test_check_tenant_isolation_must_be_a_boolean(settings):
             hint="Use False for a cache shared by all tenants, or remove the key "
             "(tenant isolation is on by default).",
             id="omnitenant.E020",
+        )
+    ]
+
+
+def test_check_version_must_not_contain_the_separator(settings):
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {**settings.CACHES["default"], "VERSION": "1:x"},
+    }
+    assert _cache_errors() == [
+        Error(
+            "CACHES['default']['VERSION'] = '1:x' contains ':', which would move keys into "
+            "another tenant's segment; every cache operation inside a tenant refuses it.",
+            hint="Use an integer VERSION (or a string without ':').",
+            id="omnitenant.E022",
         )
     ]
 
