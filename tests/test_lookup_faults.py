@@ -34,7 +34,7 @@ RECOVERY = 2.0  # seconds after the server is back
 
 
 @pytest.fixture(scope="module")
-def redis_server(tmp_path_factory):
+def redis_rig(tmp_path_factory):
     server = RedisServer(tmp_path_factory.mktemp("redis"))
     server.start()
     yield server
@@ -42,11 +42,23 @@ def redis_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def memcached_server():
+def memcached_rig():
     server = MemcachedServer()
     server.start()
     yield server
     server.kill()
+
+
+@pytest.fixture
+def redis_server(redis_rig):
+    redis_rig.ensure_running()  # whatever the previous test left
+    return redis_rig
+
+
+@pytest.fixture
+def memcached_server(memcached_rig):
+    memcached_rig.ensure_running()
+    return memcached_rig
 
 
 def redis_alias(server):
@@ -200,6 +212,21 @@ def test_tenant_saved_while_redis_is_down_reaches_every_process(
         wait_until(lambda: _stamp.pending_stamp() is None, RECOVERY, "pending stamp published")
         assert whoami(client, "acme.example.com") == (404, None)
         assert whoami(client, "globex.example.com") == (200, "globex")
+    finally:
+        observer.stop()
+
+
+def test_redis_back_from_its_aof_with_an_old_stamp_clears_other_processes(
+    redis_server, stamp_on, tenants
+):
+    observer = Observer(stamp_on(redis_alias(redis_server)))
+    try:
+        observer.wait_for("acme:True:subscribed", 20)
+        redis_server.kill()
+        # Changed while no process could be told (the saver's stamp was lost with it).
+        Tenant.objects.filter(tenant_id="acme").update(is_active=False)
+        redis_server.start()  # the AOF brings back the stamp the observer already has
+        observer.wait_for("acme:False", RECOVERY)
     finally:
         observer.stop()
 

@@ -31,6 +31,13 @@ class MemcachedServer:
     def answers(self) -> bool:
         return ask(self.port, b"version\r\n", b"VERSION")
 
+    def ensure_running(self) -> None:
+        """Start the server again if a test left it killed, and resume it if paused."""
+        if self.process is None:
+            self.start()
+        else:
+            self.resume()
+
     def kill(self) -> None:
         kill(self.process)
         self.process = None

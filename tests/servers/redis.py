@@ -47,6 +47,13 @@ class RedisServer:
     def answers(self) -> bool:
         return ask(self.port, b"PING\r\n", b"+PONG")
 
+    def ensure_running(self) -> None:
+        """Start the server again if a test left it killed, and resume it if paused."""
+        if self.process is None:
+            self.start()
+        else:
+            self.resume()
+
     def kill(self) -> None:
         """SIGKILL: no shutdown, no final save (what survives is in the AOF)."""
         kill(self.process)
