@@ -98,11 +98,14 @@ class TenantMiddleware:
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         try:
-            try:
-                tenant = resolve_tenant(request)
-            except SynchronousOnlyOperation:
-                # A cold lookup needs the database: only then pay the thread hop.
-                tenant = await sync_to_async(resolve_tenant)(request)
+            with lookup.stamp_read_once():
+                # A network read of the stamp would stall every request on this loop.
+                await lookup.acompare_stamp()
+                try:
+                    tenant = resolve_tenant(request)
+                except SynchronousOnlyOperation:
+                    # A cold lookup needs the database: only then pay the thread hop.
+                    tenant = await sync_to_async(resolve_tenant)(request)
         except TenantNotFound as exc:
             return vary_on_tenant_header(refuse(request, exc))
         _prepare(request, tenant)

@@ -1,3 +1,4 @@
+import contextlib
 import os
 import subprocess
 import sys
@@ -283,3 +284,101 @@ def test_row_read_while_a_change_lands_is_not_cached():
 
     assert lookup._cache.get(("domain", "shop.example.org"), slow_old_read) == acme
     assert lookup.tenant_by_domain("shop.example.org") == globex
+
+
+# --- transactions --------------------------------------------------------------------------
+
+
+class Rollback(Exception):
+    pass
+
+
+def moved_then_rolled_back(domain, tenant):
+    """Move ``domain`` to ``tenant`` in atomic(); return what a lookup there saw; roll back."""
+    from django.db import transaction
+
+    seen = []
+    with contextlib.suppress(Rollback), transaction.atomic():
+        domain.tenant = tenant
+        domain.save()
+        seen.append(lookup.tenant_by_domain(domain.domain))
+        raise Rollback
+    return seen[0]
+
+
+def lookup_in_new_thread(domain):
+    from django.db import connection
+
+    answers = []
+
+    def run():
+        try:
+            answers.append(lookup.tenant_by_domain(domain))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(10)
+    return answers[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lookup_inside_a_rolled_back_transaction_is_not_kept():
+    acme = Tenant.objects.create(tenant_id="acme", name="Acme")
+    globex = Tenant.objects.create(tenant_id="globex", name="Globex")
+    domain = Domain.objects.create(domain="shop.example.org", tenant=acme)
+    assert lookup.tenant_by_domain("shop.example.org") == acme
+    assert moved_then_rolled_back(domain, globex) == globex  # its own change
+    assert lookup.tenant_by_domain("shop.example.org") == acme
+    assert lookup_in_new_thread("shop.example.org") == acme
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lookup_inside_a_rolled_back_savepoint_is_not_kept():
+    from django.db import transaction
+
+    acme = Tenant.objects.create(tenant_id="acme", name="Acme")
+    globex = Tenant.objects.create(tenant_id="globex", name="Globex")
+    domain = Domain.objects.create(domain="shop.example.org", tenant=acme)
+    with transaction.atomic():
+        assert moved_then_rolled_back(domain, globex) == globex
+        assert lookup.tenant_by_domain("shop.example.org") == acme
+    assert lookup.tenant_by_domain("shop.example.org") == acme
+    assert lookup_in_new_thread("shop.example.org") == acme
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lookups_are_cached_again_once_the_changing_transaction_commits(
+    django_assert_num_queries,
+):
+    from django.db import transaction
+
+    acme = Tenant.objects.create(tenant_id="acme", name="Acme")
+    globex = Tenant.objects.create(tenant_id="globex", name="Globex")
+    domain = Domain.objects.create(domain="shop.example.org", tenant=acme)
+    with transaction.atomic():
+        domain.tenant = globex
+        domain.save()
+        assert lookup.tenant_by_domain("shop.example.org") == globex
+    assert lookup_in_new_thread("shop.example.org") == globex
+    assert lookup.tenant_by_domain("shop.example.org") == globex
+    with django_assert_num_queries(0):
+        assert lookup.tenant_by_domain("shop.example.org") == globex
+
+
+# --- unknown hosts ---------------------------------------------------------------------------
+
+
+def test_a_flood_of_unknown_hosts_evicts_no_tenant(settings, django_assert_num_queries):
+    settings.OMNITENANT_CONFIG = {**settings.OMNITENANT_CONFIG, "RESOLUTION_CACHE_SIZE": 100}
+    tenants = [Tenant.objects.create(tenant_id=f"t{i}", name=f"T{i}") for i in range(50)]
+    for tenant in tenants:
+        assert lookup.tenant_by_id(tenant.tenant_id) == tenant
+    for i in range(1_000):
+        assert lookup.tenant_by_domain(f"unknown{i}.example.org") is None
+        assert lookup.tenant_by_id(f"unknown{i}") is None
+    with django_assert_num_queries(0):
+        for tenant in tenants:
+            assert lookup.tenant_by_id(tenant.tenant_id) == tenant
+        assert lookup.tenant_by_id("unknown999") is None  # recent misses are still cached

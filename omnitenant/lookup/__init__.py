@@ -1,27 +1,35 @@
 """Tenant lookups by id and by domain, cached in-process and invalidated in every process.
 
-Requests, commands and Celery tasks find their tenant here. Results (including misses,
-briefly) are kept in a bounded in-process LRU, so a warm lookup makes no database query.
-Saving or deleting a tenant or domain clears this process' entries at once and moves a
-version stamp shared with the other processes (``_stamp``: pushed to them over Redis,
-read by them from other shared caches). ``RESOLUTION_CACHE_TTL`` bounds staleness where
-the stamp cannot reach a process, and for rows changed without signals
-(``QuerySet.update``).
+Requests, commands and Celery tasks find their tenant here. Results are kept in a bounded
+in-process LRU, misses briefly in a smaller one of their own (a flood of unknown hosts
+cannot push tenants out), so a warm lookup makes no database query. Saving or deleting a
+tenant or domain clears this process' entries at once and, once the transaction commits,
+moves a version stamp shared with the other processes (``_stamp``: pushed to them over
+Redis, read by them from other shared caches). Inside a transaction that changed such a
+row, lookups go to the database and are not cached: a rollback leaves nothing behind.
+When the stamp cannot be read, lookups keep serving what they hold, for at most
+``RESOLUTION_CACHE_TTL``, and start afresh at the first read that works again.
+``RESOLUTION_CACHE_TTL`` also bounds staleness where the stamp cannot reach a process,
+and for rows changed without signals (``QuerySet.update``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import threading
 import time
 import uuid
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import ContextVar
 from typing import Any
 
 from django.apps import apps
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Model
 
 from omnitenant.conf import get_config
@@ -30,6 +38,7 @@ from omnitenant.lookup._stamp import STAMP_KEY
 
 __all__ = [
     "STAMP_KEY",
+    "acompare_stamp",
     "connect_invalidation",
     "get_domain_model",
     "get_tenant_model",
@@ -40,7 +49,15 @@ __all__ = [
     "tenant_by_id",
 ]
 
+logger = logging.getLogger(__name__)
+
 NEGATIVE_TTL = 5.0
+# Misses get an LRU of their own, this fraction of RESOLUTION_CACHE_SIZE (at least 1).
+NEGATIVE_SIZE_RATIO = 0.1
+# After a failed stamp read, lookups serve what they hold for this long before trying again.
+READ_BACKOFF_SECONDS = 0.5
+# The async path waits this long for a stamp read made off the event loop.
+ASYNC_READ_TIMEOUT = 0.3
 _MISSING = object()
 # Inside ``stamp_read_once()``: a list that is empty until the first lookup of the block
 # has compared the stamp; the later ones skip reading it.
@@ -58,49 +75,133 @@ def get_domain_model() -> type[Model]:
 
 
 class _ResolutionCache:
-    """A thread-safe LRU of lookup results, each with an expiry time."""
+    """Thread-safe LRUs of lookup results (hits, and a smaller one of misses) with expiry."""
 
     def __init__(self) -> None:
-        self._entries: OrderedDict[tuple[str, str], tuple[Any, float]] = OrderedDict()
+        self._hits: OrderedDict[tuple[str, str], tuple[Any, float]] = OrderedDict()
+        self._misses: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._lock = threading.Lock()
         self._stamp: object = _MISSING
         # Moves on every clear: a row read across a clear may be the old one.
         self._generation = 0
+        # Set by a failed stamp read: the next read that works clears, whatever it says.
+        self._unsynced = False
+        self._read_again_at = 0.0
 
     def get(self, key: tuple[str, str], load: Callable[[str], Any]) -> Any:
         """The cached value for ``key``, else ``load(key[1])`` (cached unless a change landed)."""
         if reads_stamp():
             scope = _stamp_scope.get()
             if not scope:
-                self.adopt(_stamp.read_stamp())
+                self.compare_stamp()
                 if scope is not None:
                     scope.append(True)
+        if _in_changing_transaction():
+            return load(key[1])  # may be rolled back: neither served from nor kept here
         now = time.monotonic()
         with self._lock:
-            entry = self._entries.get(key)
+            entry = self._hits.get(key)
             if entry is not None and entry[1] > now:
-                self._entries.move_to_end(key)
+                self._hits.move_to_end(key)
                 return entry[0]
+            expiry = self._misses.get(key)
+            if expiry is not None and expiry > now:
+                self._misses.move_to_end(key)
+                return None
             generation = self._generation
         value = load(key[1])
         config = get_config()
-        ttl = config.resolution_cache_ttl if value is not None else NEGATIVE_TTL
         with self._lock:
             if self._generation != generation:
                 return value  # not cached: it was read while a change landed
-            self._entries[key] = (value, now + min(ttl, config.resolution_cache_ttl))
-            self._entries.move_to_end(key)
-            while len(self._entries) > config.resolution_cache_size:
-                self._entries.popitem(last=False)
+            if value is None:
+                self._misses[key] = now + min(NEGATIVE_TTL, config.resolution_cache_ttl)
+                self._misses.move_to_end(key)
+                _trim(self._misses, max(1, int(config.resolution_cache_size * NEGATIVE_SIZE_RATIO)))
+            else:
+                self._misses.pop(key, None)
+                self._hits[key] = (value, now + config.resolution_cache_ttl)
+                self._hits.move_to_end(key)
+                _trim(self._hits, config.resolution_cache_size)
         return value
 
-    def adopt(self, stamp: object) -> None:
-        """Take ``stamp`` as the current shared stamp; forget everything if it moved."""
-        if stamp != self._stamp:
+    def compare_stamp(self) -> None:
+        """Read the shared stamp and adopt it; on failure keep the entries (bounded by TTL)."""
+        if time.monotonic() < self._read_again_at:
+            return
+        try:
+            stamp = _stamp.read_stamp()
+        except _stamp.CACHE_ERRORS:
+            self.read_failed()
+            return
+        self.adopt(stamp, force=self._unsynced)
+
+    def read_failed(self) -> None:
+        """Note a stamp read that failed or timed out: serve what is held, read again soon."""
+        if not self._unsynced:
+            logger.warning(
+                "Cannot read the tenant version stamp from cache %r; serving cached lookups "
+                "(at most RESOLUTION_CACHE_TTL old) until it answers again.",
+                get_config().resolution_cache_alias,
+                exc_info=True,
+            )
+        self._unsynced = True
+        self._read_again_at = time.monotonic() + READ_BACKOFF_SECONDS
+
+    def adopt(self, stamp: object, *, force: bool = False) -> None:
+        """Take ``stamp`` as the shared stamp; forget everything if it moved (or ``force``)."""
+        if force or stamp != self._stamp:
             with self._lock:
-                self._entries.clear()
-                self._generation += 1
+                self._clear_locked()
                 self._stamp = stamp
+                self._unsynced = False
+                self._read_again_at = 0.0
+
+    def clear(self) -> None:
+        """Forget every entry; keep the stamp."""
+        with self._lock:
+            self._clear_locked()
+
+    def _clear_locked(self) -> None:
+        self._hits.clear()
+        self._misses.clear()
+        self._generation += 1
+
+
+def _trim(entries: OrderedDict[Any, Any], size: int) -> None:
+    while len(entries) > size:
+        entries.popitem(last=False)
+
+
+# Per database connection (so per thread): the outermost atomic block, not the test case's,
+# that was open when a tenant or domain row changed. Lookups bypass the cache while it is.
+_changing_blocks: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _note_change_in_transaction(using: str | None) -> None:
+    connection = connections[using or "default"]
+    blocks = [b for b in connection.atomic_blocks if not getattr(b, "_from_testcase", False)]
+    if blocks and not _is_open(connection, _changing_blocks.get(connection)):
+        _changing_blocks[connection] = blocks[0]
+
+
+def _is_open(connection: Any, block: Any) -> bool:
+    return block is not None and any(b is block for b in connection.atomic_blocks)
+
+
+def _in_changing_transaction() -> bool:
+    if not _changing_blocks:
+        return False
+    changing = False
+    for connection in connections.all(initialized_only=True):
+        block = _changing_blocks.get(connection)
+        if block is None:
+            continue
+        if _is_open(connection, block):
+            changing = True
+        else:  # ended, committed or rolled back: the cache was never fed from it
+            del _changing_blocks[connection]
+    return changing
 
 
 _cache = _ResolutionCache()
@@ -126,30 +227,75 @@ class stamp_read_once:  # used like a function: ``with stamp_read_once():``
     For a burst of lookups answering one question (the resolvers of one request): one
     read of the shared store instead of one per lookup, none when nothing is looked up
     (and none at all while the stamp is pushed, see ``_stamp``). A change made meanwhile
-    is seen by the next block, as it would be by the next request.
+    is seen by the next block, as it would be by the next request. A block inside another
+    shares the outer block's read.
     """
 
     __slots__ = ("_token",)
 
     def __enter__(self) -> None:
-        self._token = _stamp_scope.set([])
+        self._token = None if _stamp_scope.get() is not None else _stamp_scope.set([])
 
     def __exit__(self, *exc_info: object) -> None:
-        _stamp_scope.reset(self._token)
+        if self._token is not None:
+            _stamp_scope.reset(self._token)
+
+
+_read_pool: ThreadPoolExecutor | None = None
+_read_in_flight: Future[None] | None = None
+_read_pool_lock = threading.Lock()
+
+
+async def acompare_stamp() -> None:
+    """For ``async`` code inside ``stamp_read_once()``: compare the stamp off the event loop.
+
+    The read runs in a thread and is awaited for at most ``ASYNC_READ_TIMEOUT`` seconds;
+    concurrent callers share one read. The block's lookups then read nothing. A read that
+    does not answer in time counts as failed: lookups serve what they hold.
+    """
+    global _read_pool, _read_in_flight
+    scope = _stamp_scope.get()
+    if scope or not reads_stamp():
+        return
+    with _read_pool_lock:
+        future = _read_in_flight
+        if future is None or future.done():
+            if _read_pool is None:
+                _read_pool = ThreadPoolExecutor(1, thread_name_prefix="omnitenant-stamp-read")
+            future = _read_in_flight = _read_pool.submit(_cache.compare_stamp)
+    try:
+        await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), ASYNC_READ_TIMEOUT)
+    except TimeoutError:
+        _cache.read_failed()
+    if scope is not None:
+        scope.append(True)
+
+
+def _forget_read_pool_in_child() -> None:
+    global _read_pool, _read_in_flight, _read_pool_lock
+    _read_pool = _read_in_flight = None
+    _read_pool_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_read_pool_in_child)
 
 
 def invalidate() -> None:
-    """Forget every cached lookup here and, through the shared stamp, in other processes."""
+    """Forget every cached lookup here and, through the shared stamp, in other processes.
+
+    Never raises: a stamp the shared cache cannot take now is retried in the background.
+    """
     stamp = uuid.uuid4().hex
     _cache.adopt(stamp)
-    _stamp.publish_stamp(stamp)
+    _stamp.send_stamp(stamp)
 
 
 def _invalidate_on_change(**kwargs: Any) -> None:
-    invalidate()
-    # A process that looks the row up before the transaction commits would cache the old
-    # value under the new stamp; bump again once the change is visible to everyone.
-    transaction.on_commit(invalidate, using=kwargs.get("using"))
+    using = kwargs.get("using")
+    _cache.clear()
+    _note_change_in_transaction(using)
+    # Other processes can see the change once it commits: tell them then.
+    transaction.on_commit(invalidate, using=using)
 
 
 def connect_invalidation() -> None:

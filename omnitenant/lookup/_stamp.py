@@ -10,6 +10,10 @@ Saving or deleting a tenant or domain writes a new stamp to the cache
 - other shared caches (memcached, database, file): lookups read the stamp.
 - per-process caches (locmem, dummy): no other process can read it. This process clears
   its lookups itself; the others see the change after ``RESOLUTION_CACHE_TTL``.
+
+A stamp that cannot be published (the cache is down) is retried in the background until it
+is. On memcached the stamp goes through a client of its own with short timeouts and no
+dead-server marking, whatever the alias' OPTIONS, so a restart costs no longer than itself.
 """
 
 from __future__ import annotations
@@ -22,10 +26,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.memcached import PyMemcacheCache
 from django.core.signals import setting_changed
+from django.db import DatabaseError
+from django.utils.module_loading import import_string
 
 from omnitenant.conf import get_config
 from omnitenant.context import without_tenant
@@ -35,6 +43,13 @@ try:
     from redis.exceptions import RedisError
 except ImportError:  # redis is optional
     RedisError = OSError
+try:
+    from pymemcache.exceptions import MemcacheError
+except ImportError:  # pymemcache is optional
+    MemcacheError = OSError
+
+# What a cache raises when its server is unreachable, restarting or answering garbage.
+CACHE_ERRORS = (OSError, RedisError, MemcacheError, DatabaseError)
 
 logger = logging.getLogger(__name__)
 
@@ -45,23 +60,129 @@ POLL_SECONDS = 0.5
 # connection did not report is then caught within these seconds, not RESOLUTION_CACHE_TTL.
 VERIFY_SECONDS = 10.0
 RETRY_SECONDS = 1.0
+# pymemcache options of the stamp's own client: a dead server is noticed in this many seconds
+# and retried at the next read (pymemcache's defaults wait up to 60 s before retrying).
+MEMCACHED_STAMP_OPTIONS = {
+    "connect_timeout": 0.2,
+    "timeout": 0.2,
+    "retry_attempts": 0,
+    "dead_timeout": 0,
+    "use_pooling": True,  # one client for every thread
+}
 
 
 def read_stamp(alias: str | None = None) -> Any:
-    """The shared stamp as stored now in ``alias`` (default: the configured one), or None."""
+    """The shared stamp as stored now in ``alias`` (default: the configured one), or None.
+
+    Raises whatever the cache raises when it cannot be read.
+    """
     # Cross-tenant bookkeeping: read as "no tenant" whatever is active.
     with without_tenant():
-        return caches[alias or get_config().resolution_cache_alias].get(STAMP_KEY)
+        return _stamp_backend(alias or get_config().resolution_cache_alias).get(STAMP_KEY)
 
 
 def publish_stamp(stamp: str) -> None:
     """Store ``stamp`` as the shared stamp and, on Redis, tell every subscribed process."""
     with without_tenant():
-        backend = caches[get_config().resolution_cache_alias]
+        backend = _stamp_backend(get_config().resolution_cache_alias)
         backend.set(STAMP_KEY, stamp, None)
         client = _redis_client(backend)
         if client is not None:
             client.publish(backend.make_key(STAMP_KEY), stamp)
+
+
+_own_backends: dict[str, Any] = {}
+
+
+def _stamp_backend(alias: str) -> Any:
+    """The cache backend the stamp of ``alias`` is read and written through."""
+    backend = caches[alias]
+    if not isinstance(backend, PyMemcacheCache):
+        return backend
+    own = _own_backends.get(alias)
+    if own is None:
+        params = dict(settings.CACHES[alias])
+        backend_class = import_string(params.pop("BACKEND"))
+        location = params.pop("LOCATION", "")
+        params["OPTIONS"] = {**params.get("OPTIONS", {}), **MEMCACHED_STAMP_OPTIONS}
+        own = _own_backends[alias] = backend_class(location, params)
+    return own
+
+
+class _Publisher:
+    """Publishes the latest stamp that could not be published, retrying in a daemon thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: str | None = None
+        self._thread: threading.Thread | None = None
+
+    def send(self, stamp: str) -> None:
+        with self._lock:
+            retrying = self._pending is not None
+            self._pending = stamp
+        if not retrying:  # while an outage lasts, saves do not wait for it again
+            try:
+                publish_stamp(stamp)
+            except CACHE_ERRORS:
+                logger.warning(
+                    "Could not publish a tenant change on cache %r; retrying in the "
+                    "background until it is back.",
+                    get_config().resolution_cache_alias,
+                    exc_info=True,
+                )
+            else:
+                with self._lock:
+                    if self._pending == stamp:
+                        self._pending = None
+                return
+        with self._lock:
+            if self._thread is None and self._pending is not None:
+                self._thread = threading.Thread(
+                    target=self._retry, name="omnitenant-stamp-publisher", daemon=True
+                )
+                self._thread.start()
+
+    def _retry(self) -> None:
+        while True:
+            time.sleep(RETRY_SECONDS / 4)
+            with self._lock:
+                stamp = self._pending
+                if stamp is None:
+                    self._thread = None
+                    return
+            try:
+                publish_stamp(stamp)
+            except CACHE_ERRORS:  # logged once, when the outage began
+                continue
+            logger.info(
+                "Published the pending tenant change on cache %r.",
+                get_config().resolution_cache_alias,
+            )
+            with self._lock:
+                if self._pending == stamp:
+                    self._pending = None
+
+    @property
+    def pending(self) -> str | None:
+        """The stamp waiting to be published, or None."""
+        return self._pending
+
+
+_publisher = _Publisher()
+
+
+def send_stamp(stamp: str) -> None:
+    """Publish ``stamp`` now, or keep retrying in the background; never raises.
+
+    A newer stamp replaces one still waiting: only the latest needs to reach the others.
+    """
+    _publisher.send(stamp)
+
+
+def pending_stamp() -> str | None:
+    """The stamp this process could not publish yet, or None."""
+    return _publisher.pending
 
 
 def _redis_client(backend: Any) -> Any:
@@ -78,7 +199,7 @@ class StampWatcher:
     it, and sets it back to True before it stops listening for any reason.
     """
 
-    def __init__(self, alias: str, on_stamp: Callable[[Any], None]) -> None:
+    def __init__(self, alias: str, on_stamp: Callable[..., None]) -> None:
         self.alias = alias
         self._on_stamp = on_stamp
         self._stop = threading.Event()
@@ -129,7 +250,9 @@ class StampWatcher:
                 if self._stop.is_set():
                     return
                 confirmed = pubsub.get_message(timeout=POLL_SECONDS)
-            self._on_stamp(read_stamp(self.alias))
+            # Lookups cached while unsubscribed may predate a change whose message was
+            # lost, and a restarted server may hold an old stamp: start afresh.
+            self._on_stamp(read_stamp(self.alias), force=True)
             self.needs_reads = False
             verify_at = time.monotonic() + VERIFY_SECONDS
             while not self._stop.is_set():
@@ -154,7 +277,7 @@ _watcher: StampWatcher | None = None
 _watcher_lock = threading.Lock()
 
 
-def watcher(on_stamp: Callable[[Any], None]) -> StampWatcher:
+def watcher(on_stamp: Callable[..., None]) -> StampWatcher:
     """This process' watcher of the configured stamp, started on first use."""
     global _watcher
     current = _watcher
@@ -177,15 +300,19 @@ def stop_watching(timeout: float | None = None) -> None:
 
 def _forget_watcher_in_child() -> None:
     # A forked child has none of its parent's threads: it must listen for itself.
-    global _watcher, _watcher_lock
+    global _watcher, _watcher_lock, _publisher
     _watcher = None
     _watcher_lock = threading.Lock()
+    _publisher = _Publisher()
 
 
 os.register_at_fork(after_in_child=_forget_watcher_in_child)
 
 
 def _settings_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting == "CACHES":
+        while _own_backends:
+            _own_backends.popitem()[1].close()
     current = _watcher
     if current is None:
         return

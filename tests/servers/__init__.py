@@ -1,0 +1,1 @@
+"""Servers the test rig starts, kills and restarts itself, each on a free loopback port."""
