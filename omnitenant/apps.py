@@ -29,9 +29,9 @@ class OmnitenantConfig(AppConfig):
         with contextlib.suppress(LookupError, ValueError):
             lookup.connect_invalidation()
 
-        # Each thread's connection follows the active tenant's schema, also in threads that
-        # inherit the tenant without entering it (sync views under ASGI).
-        TenantContext.subscribe(schema.sync_connection)
+        # Every statement of a schema connection carries the schema of the tenant active when
+        # it runs; activation only refuses a tenant named like the public schema.
+        TenantContext.subscribe(schema.follow_tenant)
         connection_created.connect(schema.follow_context, dispatch_uid="omnitenant-schema")
 
         if get_config().patches.get("cache"):

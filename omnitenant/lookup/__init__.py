@@ -31,6 +31,7 @@ from omnitenant.lookup._stamp import STAMP_KEY
 __all__ = [
     "STAMP_KEY",
     "connect_invalidation",
+    "generation",
     "get_domain_model",
     "get_tenant_model",
     "invalidate",
@@ -143,6 +144,11 @@ def invalidate() -> None:
     stamp = uuid.uuid4().hex
     _cache.adopt(stamp)
     _stamp.publish_stamp(stamp)
+
+
+def generation() -> int:
+    """A number that moves whenever this process forgets its lookups (local or remote change)."""
+    return _cache._generation
 
 
 def _invalidate_on_change(**kwargs: Any) -> None:
