@@ -8,19 +8,21 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.core.exceptions import SynchronousOnlyOperation
-from django.http import HttpRequest, HttpResponseBase, HttpResponseNotFound
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotFound
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 
 from omnitenant import lookup
 from omnitenant.conf import get_config
 from omnitenant.context import TenantContext, _activate, _deactivate, _validate_tenant
-from omnitenant.exceptions import TenantNotFound
+from omnitenant.exceptions import TenantNotFound, TenantNotProvisioned
+from omnitenant.isolation import schema as schema_isolation
 from omnitenant.resolvers import get_header_value, get_request_host, get_resolvers, is_public_host
 
 logger = logging.getLogger(__name__)
 
 NOT_FOUND_TEMPLATE = "omnitenant/tenant_not_found.html"
+RETRY_AFTER_SECONDS = 30
 
 
 def resolve_tenant(request: HttpRequest) -> Any:
@@ -85,6 +87,10 @@ class TenantMiddleware:
         except TenantNotFound as exc:
             return refuse(request, exc)
         _prepare(request, tenant)
+        try:
+            schema_isolation.ensure_provisioned(tenant)
+        except TenantNotProvisioned as exc:
+            return unavailable(request, exc)
         # use_tenant() without its scope object: this frame is the one that leaves it.
         frame = _activate(tenant)
         try:
@@ -105,6 +111,13 @@ class TenantMiddleware:
         except TenantNotFound as exc:
             return refuse(request, exc)
         _prepare(request, tenant)
+        try:
+            try:
+                schema_isolation.ensure_provisioned(tenant)
+            except SynchronousOnlyOperation:  # not checked yet in this process
+                await sync_to_async(schema_isolation.ensure_provisioned)(tenant)
+        except TenantNotProvisioned as exc:
+            return unavailable(request, exc)
         get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
         frame = _activate(tenant)
         try:
@@ -114,6 +127,12 @@ class TenantMiddleware:
         if response.streaming:
             _keep_tenant_while_streaming(response, tenant)
         return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> Any:
+        """A view that reached an unprovisioned tenant's schema answers 503."""
+        if isinstance(exception, TenantNotProvisioned):
+            return unavailable(request, exception)
+        return None
 
 
 def _prepare(request: HttpRequest, tenant: Any) -> None:
@@ -139,6 +158,16 @@ def refuse(request: HttpRequest, exc: TenantNotFound) -> HttpResponseNotFound:
         except TemplateDoesNotExist:
             content = "<h1>Not Found</h1>"
     return HttpResponseNotFound(content)
+
+
+def unavailable(request: HttpRequest, exc: TenantNotProvisioned) -> HttpResponse:
+    """The 503 for a tenant whose schema or tables are missing; logged with the cause."""
+    logger.warning("Tenant of host %r is not provisioned: %s", request.get_host(), exc)
+    response = HttpResponse(
+        "<h1>Service Unavailable</h1><p>This site is not ready yet.</p>", status=503
+    )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _keep_tenant_while_streaming(response: Any, tenant: Any) -> None:

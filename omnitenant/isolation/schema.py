@@ -111,14 +111,18 @@ def follow_context(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) 
 
 
 def ensure_provisioned(tenant: Any, alias: str = DEFAULT_DB_ALIAS) -> None:
-    """Raise TenantNotProvisioned unless schema tenant ``tenant`` is complete (cached)."""
-    connection = connections[alias]
-    if tenant is None or isolation_of(tenant) != SCHEMA or not supports_schemas(connection):
+    """Raise TenantNotProvisioned unless schema tenant ``tenant`` is complete (cached).
+
+    Needs the database only when not cached: SynchronousOnlyOperation in an event loop then.
+    """
+    if tenant is None or isolation_of(tenant) != SCHEMA:
+        return
+    settings_dict = connections.settings.get(alias)
+    if settings_dict is None or not _engine_switches_schemas(settings_dict["ENGINE"]):
         return
     from omnitenant.isolation import search_path
 
-    connection.ensure_connection()
-    search_path.require_provisioned(connection, schema_name(tenant))
+    search_path.require_provisioned(connections[alias], schema_name(tenant))
 
 
 @contextlib.contextmanager

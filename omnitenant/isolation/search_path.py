@@ -97,6 +97,7 @@ def follows_context(wrapper: Any) -> bool:
 def release(wrapper: Any) -> None:
     """Hand ``wrapper`` back to TenantContext after omnitenant drove django-tenants' switch."""
     wrapper.set_schema_to_public()
+    _provisioned.clear()  # migrations may have removed tables: check each tenant again
     switch = vars(wrapper).get("omnitenant_switch")
     if switch is not None:
         switch.own = wrapper.tenant
@@ -254,6 +255,7 @@ def require_provisioned(wrapper: Any, schema: str) -> bool:
     if known is not None and known[0] == generation:
         return known[1]
     shared = [get_public_schema_name(), *_extra_paths()]
+    wrapper.ensure_connection()
     with psycopg.ClientCursor(wrapper.connection) as cursor:
         cursor.execute(
             _MISSING_TABLES_SQL,
