@@ -53,6 +53,13 @@ def resolve_tenant(request: HttpRequest) -> Any:
     return tenant
 
 
+def _resolve_provisioned(request: HttpRequest) -> Any:
+    """``resolve_tenant``, then TenantNotProvisioned if its schema is incomplete (cached)."""
+    tenant = resolve_tenant(request)
+    schema_isolation.ensure_provisioned(tenant)
+    return tenant
+
+
 def _first_tenant(request: HttpRequest) -> Any:
     for resolver in get_resolvers():
         tenant = resolver.resolve(request)
@@ -83,14 +90,12 @@ class TenantMiddleware:
         if self.is_async:
             return self.__acall__(request)
         try:
-            tenant = resolve_tenant(request)
+            tenant = _resolve_provisioned(request)
         except TenantNotFound as exc:
             return refuse(request, exc)
-        _prepare(request, tenant)
-        try:
-            schema_isolation.ensure_provisioned(tenant)
         except TenantNotProvisioned as exc:
             return unavailable(request, exc)
+        _prepare(request, tenant)
         # use_tenant() without its scope object: this frame is the one that leaves it.
         frame = _activate(tenant)
         try:
@@ -104,20 +109,16 @@ class TenantMiddleware:
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         try:
             try:
-                tenant = resolve_tenant(request)
+                tenant = _resolve_provisioned(request)
             except SynchronousOnlyOperation:
-                # A cold lookup needs the database: only then pay the thread hop.
-                tenant = await sync_to_async(resolve_tenant)(request)
+                # A cold lookup (or provisioning check) needs the database: only then pay
+                # the thread hop.
+                tenant = await sync_to_async(_resolve_provisioned)(request)
         except TenantNotFound as exc:
             return refuse(request, exc)
-        _prepare(request, tenant)
-        try:
-            try:
-                schema_isolation.ensure_provisioned(tenant)
-            except SynchronousOnlyOperation:  # not checked yet in this process
-                await sync_to_async(schema_isolation.ensure_provisioned)(tenant)
         except TenantNotProvisioned as exc:
             return unavailable(request, exc)
+        _prepare(request, tenant)
         get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
         frame = _activate(tenant)
         try:

@@ -6,10 +6,11 @@ tenant read from TenantContext when the statement is executed. PostgreSQL runs a
 one transaction (or inside the open one), so the path holds for exactly that transaction:
 behind PgBouncer in transaction pooling mode both parts reach the same server connection, a
 cursor kept across a switch follows the switch, and a path another client left on a pooled
-connection never matters. The cast fails the statement when the schema does not exist,
-instead of falling through to ``public``. ``executemany``, ``copy``, ``stream`` and named
-cursors cannot carry a second statement: they get the path as a statement of its own in the
-same transaction.
+connection never matters. The cast, added while ``public`` holds tenant tables (an app in
+both TENANT_APPS and SHARED_APPS), fails the statement when the schema does not exist instead
+of falling through to them; ``require_provisioned`` checks the tables once per tenant.
+``executemany``, ``copy``, ``stream`` and named cursors cannot carry a second statement: they
+get the path as a statement of its own in the same transaction.
 
 django-tenants' own switch (``set_schema``, ``schema_context``...) is honoured only where it
 names the schema TenantContext would use (its migration executor does so); any other schema
