@@ -13,9 +13,12 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
+from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.utils import load_backend
+from django.dispatch import receiver
 from django_tenants.utils import get_public_schema_name, quote_schema_name, schema_exists
 
 from omnitenant.context import TenantContext
@@ -26,10 +29,29 @@ ENGINE = "django_tenants.postgresql_backend"
 _RESERVED = ("information_schema",)
 
 
+@functools.cache
+def public_schema_name() -> str:
+    """django-tenants' public schema name, read once (it is asked for on every statement)."""
+    return get_public_schema_name()
+
+
+@functools.cache
+def extra_search_paths() -> tuple[str, ...]:
+    """django-tenants' ``PG_EXTRA_SEARCH_PATHS``, put after the schemas on every path."""
+    return tuple(getattr(settings, "PG_EXTRA_SEARCH_PATHS", ()))
+
+
+@receiver(setting_changed)
+def _forget_schema_settings(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("PUBLIC_SCHEMA_NAME", "PG_EXTRA_SEARCH_PATHS"):
+        public_schema_name.cache_clear()
+        extra_search_paths.cache_clear()
+
+
 def schema_name(tenant: Any) -> str:
     """The schema holding ``tenant``'s tables: its ``tenant_id`` (reserved names refused)."""
     name = tenant.tenant_id
-    if name == get_public_schema_name() or name in _RESERVED:
+    if name == public_schema_name() or name in _RESERVED:
         msg = (
             f"Tenant {name!r} cannot use schema isolation: PostgreSQL schema {name!r} holds "
             "the shared tables. Give the tenant another tenant_id."
@@ -63,14 +85,14 @@ def follow_tenant(tenant: Any) -> None:
 
     Only an attribute: statements take their schema from TenantContext when they run.
     """
-    schema = get_public_schema_name()
+    schema = public_schema_name()
     if tenant is not None and isolation_of(tenant) == SCHEMA:
         schema = schema_name(tenant)
     settings_dict = connections.settings.get(DEFAULT_DB_ALIAS)
     if settings_dict is None or not _engine_switches_schemas(settings_dict["ENGINE"]):
         return
     connection = connections[DEFAULT_DB_ALIAS]
-    if connection.schema_name != schema and _follows_context(connection):
+    if connection.schema_name != schema and follows_context(connection):
         connection.schema_name = schema
 
 
@@ -78,18 +100,20 @@ def current_schema(connection: BaseDatabaseWrapper) -> str | None:
     """The schema the next statement on ``connection`` runs in; None if it has no schemas."""
     if not supports_schemas(connection):
         return None
-    if not _follows_context(connection):
+    if not follows_context(connection):
         return connection.tenant.schema_name
     tenant = TenantContext.get_tenant()
     if tenant is not None and isolation_of(tenant) == SCHEMA:
         return tenant.tenant_id
-    return get_public_schema_name()
+    return public_schema_name()
 
 
-def _follows_context(connection: BaseDatabaseWrapper) -> bool:
-    from omnitenant.isolation import search_path
-
-    return search_path.follows_context(connection)
+def follows_context(connection: BaseDatabaseWrapper) -> bool:
+    """False while django-tenants' own switch (``set_schema``...) holds ``connection``."""
+    switch = vars(connection).get("omnitenant_switch")  # see search_path.install
+    if switch is None:  # never connected: django-tenants' initial state is public
+        return connection.tenant.schema_name == public_schema_name()
+    return connection.tenant is switch.own
 
 
 @functools.cache

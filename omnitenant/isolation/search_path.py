@@ -30,13 +30,13 @@ from django.db.backends.postgresql.base import Cursor, ServerSideCursor
 from django.db.backends.postgresql.introspection import DatabaseIntrospection
 from django_tenants.postgresql_backend.base import DatabaseWrapper as TenantsDatabaseWrapper
 from django_tenants.postgresql_backend.base import is_valid_schema_name
-from django_tenants.utils import get_public_schema_name
 from psycopg import sql
 
 from omnitenant import lookup
 from omnitenant.context import TenantContext
 from omnitenant.exceptions import IsolationError, TenantNotProvisioned
 from omnitenant.isolation import SCHEMA, isolation_of
+from omnitenant.isolation.schema import extra_search_paths, follows_context, public_schema_name
 
 # Statements PostgreSQL refuses inside a transaction block, which a multi-statement packet is.
 _OUTSIDE_TRANSACTIONS = re.compile(
@@ -85,14 +85,6 @@ def install(wrapper: Any) -> None:
         wrapper.create_cursor = functools.partial(_create_cursor, wrapper, wrapper.create_cursor)
         wrapper.introspection = TenantIntrospection(wrapper)
     wrapper.connection.cursor_factory = switch.cursor_class
-
-
-def follows_context(wrapper: Any) -> bool:
-    """False while django-tenants' own switch (``set_schema``...) holds ``wrapper``."""
-    switch = vars(wrapper).get("omnitenant_switch")
-    if switch is None:  # never connected: django-tenants' initial state is public
-        return wrapper.tenant.schema_name == get_public_schema_name()
-    return wrapper.tenant is switch.own
 
 
 def release(wrapper: Any) -> None:
@@ -152,12 +144,12 @@ class Switch:
         """The statement setting the path for the next one (from TenantContext now), and
         the schema it names first."""
         tenant = TenantContext.get_tenant()
-        public = get_public_schema_name()
+        public = public_schema_name()
         schema = public
         if tenant is not None and isolation_of(tenant) == SCHEMA:
             schema = tenant.tenant_id
         wrapper = self.wrapper
-        extra = _extra_paths()
+        extra = extra_search_paths()
         if wrapper.tenant is not self.own:
             if wrapper.tenant.schema_name == schema:
                 # django-tenants' migration executor: without public, django_migrations is
@@ -193,15 +185,8 @@ class Switch:
 
 
 def _is_public(wrapper: Any) -> bool:
-    public = get_public_schema_name()
+    public = public_schema_name()
     return wrapper.tenant.schema_name == public and wrapper.include_public_schema
-
-
-@functools.cache
-def _extra_paths() -> tuple[str, ...]:
-    from django.conf import settings
-
-    return tuple(getattr(settings, "PG_EXTRA_SEARCH_PATHS", ()))
 
 
 def _foreign_switch(wrapper: Any, tenant: Any) -> IsolationError:
@@ -255,7 +240,7 @@ def require_provisioned(wrapper: Any, schema: str) -> bool:
     known = _provisioned.get(key)
     if known is not None and known[0] == generation:
         return known[1]
-    shared = [get_public_schema_name(), *_extra_paths()]
+    shared = [public_schema_name(), *extra_search_paths()]
     wrapper.ensure_connection()
     with psycopg.ClientCursor(wrapper.connection) as cursor:
         cursor.execute(
