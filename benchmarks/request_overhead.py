@@ -54,7 +54,12 @@ def configure(engine: str = "django.db.backends.postgresql") -> None:
         ALLOWED_HOSTS=["*"],
         ROOT_URLCONF=__name__,
         USE_TZ=True,
-        INSTALLED_APPS=["omnitenant", "tests.testapp"],
+        # django-tenants' backend imports ContentType, so its app must be installed.
+        INSTALLED_APPS=[
+            *(["django.contrib.contenttypes"] if engine.startswith("django_tenants") else []),
+            "omnitenant",
+            "tests.testapp",
+        ],
         MIDDLEWARE=[],
         DATABASES={
             "default": {

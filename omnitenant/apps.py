@@ -34,9 +34,9 @@ class OmnitenantConfig(AppConfig):
         # Tenant rows remember their tenant: TenantRouter.allow_relation compares it.
         origin.connect()
 
-        # Each thread's connection follows the active tenant's schema, also in threads that
-        # inherit the tenant without entering it (sync views under ASGI).
-        TenantContext.subscribe(schema.sync_connection)
+        # Every statement of a schema connection carries the schema of the tenant active when
+        # it runs; activation only refuses a tenant named like the public schema.
+        TenantContext.subscribe(schema.follow_tenant)
         connection_created.connect(schema.follow_context, dispatch_uid="omnitenant-schema")
 
         # One key only: a wrong value elsewhere must not stop the checks from reporting it.

@@ -8,7 +8,7 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.core.exceptions import SynchronousOnlyOperation
-from django.http import HttpRequest, HttpResponseBase, HttpResponseNotFound
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotFound
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
@@ -16,12 +16,14 @@ from django.utils.cache import patch_vary_headers
 from omnitenant import lookup
 from omnitenant.conf import get_config
 from omnitenant.context import TenantContext, _activate, _deactivate, _validate_tenant
-from omnitenant.exceptions import TenantNotFound
+from omnitenant.exceptions import TenantNotFound, TenantNotProvisioned
+from omnitenant.isolation import schema as schema_isolation
 from omnitenant.resolvers import get_header_value, get_request_host, get_resolvers, is_public_host
 
 logger = logging.getLogger(__name__)
 
 NOT_FOUND_TEMPLATE = "omnitenant/tenant_not_found.html"
+RETRY_AFTER_SECONDS = 30
 
 
 def resolve_tenant(request: HttpRequest) -> Any:
@@ -49,6 +51,13 @@ def resolve_tenant(request: HttpRequest) -> Any:
     if not getattr(tenant, "is_active", True):
         msg = f"Tenant {tenant.tenant_id!r} is inactive."
         raise TenantNotFound(msg)
+    return tenant
+
+
+def _resolve_provisioned(request: HttpRequest) -> Any:
+    """``resolve_tenant``, then TenantNotProvisioned if its schema is incomplete (cached)."""
+    tenant = resolve_tenant(request)
+    schema_isolation.ensure_provisioned(tenant)
     return tenant
 
 
@@ -82,9 +91,11 @@ class TenantMiddleware:
         if self.is_async:
             return self.__acall__(request)
         try:
-            tenant = resolve_tenant(request)
+            tenant = _resolve_provisioned(request)
         except TenantNotFound as exc:
             return vary_on_tenant_header(refuse(request, exc))
+        except TenantNotProvisioned as exc:
+            return vary_on_tenant_header(unavailable(request, exc))
         _prepare(request, tenant)
         # use_tenant() without its scope object: this frame is the one that leaves it.
         frame = _activate(tenant)
@@ -102,12 +113,15 @@ class TenantMiddleware:
                 # A network read of the stamp would stall every request on this loop.
                 await lookup.acompare_stamp()
                 try:
-                    tenant = resolve_tenant(request)
+                    tenant = _resolve_provisioned(request)
                 except SynchronousOnlyOperation:
-                    # A cold lookup needs the database: only then pay the thread hop.
-                    tenant = await sync_to_async(resolve_tenant)(request)
+                    # A cold lookup (or provisioning check) needs the database: only then
+                    # pay the thread hop.
+                    tenant = await sync_to_async(_resolve_provisioned)(request)
         except TenantNotFound as exc:
             return vary_on_tenant_header(refuse(request, exc))
+        except TenantNotProvisioned as exc:
+            return vary_on_tenant_header(unavailable(request, exc))
         _prepare(request, tenant)
         get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
         frame = _activate(tenant)
@@ -118,6 +132,12 @@ class TenantMiddleware:
         if response.streaming:
             _keep_tenant_while_streaming(response, tenant)
         return vary_on_tenant_header(response)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> Any:
+        """A view that reached an unprovisioned tenant's schema answers 503."""
+        if isinstance(exception, TenantNotProvisioned):
+            return vary_on_tenant_header(unavailable(request, exception))
+        return None
 
 
 def vary_on_tenant_header(response: HttpResponseBase) -> HttpResponseBase:
@@ -156,6 +176,16 @@ def refuse(request: HttpRequest, exc: TenantNotFound) -> HttpResponseNotFound:
         except TemplateDoesNotExist:
             content = "<h1>Not Found</h1>"
     return HttpResponseNotFound(content)
+
+
+def unavailable(request: HttpRequest, exc: TenantNotProvisioned) -> HttpResponse:
+    """The 503 for a tenant whose schema or tables are missing; logged with the cause."""
+    logger.warning("Tenant of host %r is not provisioned: %s", request.get_host(), exc)
+    response = HttpResponse(
+        "<h1>Service Unavailable</h1><p>This site is not ready yet.</p>", status=503
+    )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _keep_tenant_while_streaming(response: Any, tenant: Any) -> None:

@@ -66,17 +66,16 @@ def _in_tenant_place(db: str) -> bool:
         return True
     from django_tenants.utils import get_public_schema_name
 
-    schema = getattr(connections[db], "schema_name", None)
+    schema = schema_isolation.current_schema(connections[db])
     return schema is not None and schema != get_public_schema_name()
 
 
 class TenantRouter:
     """A Django database router (DATABASE_ROUTERS) that follows TenantContext.
 
-    Every routing call also points this thread's default connection at the active tenant's
-    schema, which covers threads the context reached without notifying them (e.g.
-    ``sync_to_async``); with the schema already right that is one attribute comparison.
-    Any alias other than ``default`` is treated as a tenant database by ``allow_migrate``.
+    Routing picks the alias only: on ``default`` each statement carries the schema of the
+    tenant active when it runs (``omnitenant.isolation.search_path``). Any alias other than
+    ``default`` is treated as a tenant database by ``allow_migrate``.
     """
 
     def db_for_read(self, model: type[Model], **hints: Any) -> str:
@@ -87,7 +86,6 @@ class TenantRouter:
 
     def _db_for(self, model: type[Model]) -> str:
         tenant = TenantContext.get_tenant()
-        schema_isolation.sync_connection(tenant)
         label = model._meta.app_label
         if not is_tenant_app(label):
             return DEFAULT_DB_ALIAS

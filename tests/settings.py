@@ -35,8 +35,6 @@ DATABASES = {
 
 # --- database isolation -------------------------------------------------------------------
 DATABASE_ROUTERS = ["omnitenant.routers.TenantRouter"]
-# django-tenants: issue SET search_path once per switch, not before every cursor.
-TENANT_LIMIT_SET_CALLS = True
 # --- end database isolation ---------------------------------------------------------------
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/1")

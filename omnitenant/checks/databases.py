@@ -41,7 +41,7 @@ def _app_list_errors(setting: str, value: object, error_id: str) -> list[CheckMe
 
 @register(Tags.database)
 def check_database_isolation(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """E040-E043, W040-W041: the tenant/shared app split and the database settings it needs."""
+    """E040-E043, E045, W040: the tenant/shared app split and the database settings it needs."""
     from omnitenant.routers import is_shared_app
 
     raw = user_config()
@@ -86,16 +86,19 @@ def check_database_isolation(app_configs: Any = None, **kwargs: Any) -> list[Che
                 id="omnitenant.W040",
             )
         )
-    if engine == SCHEMA_ENGINE and not getattr(settings, "TENANT_LIMIT_SET_CALLS", False):
-        messages.append(
-            Warning(
-                "TENANT_LIMIT_SET_CALLS is not True: django-tenants sends SET search_path "
-                "before every cursor, one extra round-trip per query.",
-                hint="Set TENANT_LIMIT_SET_CALLS = True: omnitenant switches the schema "
-                "whenever the tenant changes.",
-                id="omnitenant.W041",
+    # TENANT_LIMIT_SET_CALLS no longer matters: omnitenant never lets django-tenants send its
+    # session-level SET search_path; each statement carries its own path.
+    for alias, database in (getattr(settings, "DATABASES", None) or {}).items():
+        options = database.get("OPTIONS") or {}
+        if database.get("ENGINE") == SCHEMA_ENGINE and options.get("server_side_binding"):
+            messages.append(
+                Error(
+                    f"DATABASES[{alias!r}] uses server_side_binding, which sends one statement "
+                    "per execute: statements cannot carry their tenant's search path.",
+                    hint=f"Remove 'server_side_binding' from DATABASES[{alias!r}]['OPTIONS'].",
+                    id="omnitenant.E045",
+                )
             )
-        )
     return messages
 
 

@@ -1,11 +1,8 @@
 """Schema isolation: a tenant's tables live in PostgreSQL schema ``tenant_id`` on ``default``.
 
-The switch is django-tenants' PostgreSQL backend (ENGINE ``django_tenants.postgresql_backend``):
-``connection.set_tenant()`` records the schema and the backend issues
-``SET search_path = "acme", "public"`` before the next query (once per switch with
-``TENANT_LIMIT_SET_CALLS = True``). django-tenants keeps "the tenant" on each connection,
-omnitenant keeps it in TenantContext; ``sync_connection`` makes the connection of the calling
-thread follow the context, and is a no-op (no query) when the schema is already right.
+The connection is django-tenants' PostgreSQL backend (ENGINE ``django_tenants.postgresql_backend``);
+the switch is omnitenant's own (``search_path``): every statement carries the search path of
+the tenant active when it is executed, so nothing has to follow TenantContext eagerly.
 """
 
 from __future__ import annotations
@@ -13,11 +10,15 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+from collections.abc import Iterator
 from typing import Any
 
+from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.utils import load_backend
+from django.dispatch import receiver
 from django_tenants.utils import get_public_schema_name, quote_schema_name, schema_exists
 
 from omnitenant.context import TenantContext
@@ -28,32 +29,29 @@ ENGINE = "django_tenants.postgresql_backend"
 _RESERVED = ("information_schema",)
 
 
-class SchemaTenant:
-    """The tenant object django-tenants' ``set_tenant`` expects, wrapping any omnitenant tenant.
+@functools.cache
+def public_schema_name() -> str:
+    """django-tenants' public schema name, read once (it is asked for on every statement)."""
+    return get_public_schema_name()
 
-    django-tenants reads ``schema_name`` (and ``get_tenant_type()``); users' tenant models need
-    not subclass its ``TenantMixin``. Other attributes are read from the wrapped tenant.
-    """
 
-    tenant_type = None
+@functools.cache
+def extra_search_paths() -> tuple[str, ...]:
+    """django-tenants' ``PG_EXTRA_SEARCH_PATHS``, put after the schemas on every path."""
+    return tuple(getattr(settings, "PG_EXTRA_SEARCH_PATHS", ()))
 
-    def __init__(self, tenant: Any) -> None:
-        self.tenant = tenant
-        self.schema_name = schema_name(tenant)
 
-    def get_tenant_type(self) -> None:
-        return None
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "tenant":  # not set yet (e.g. while unpickling): no recursion
-            raise AttributeError(name)
-        return getattr(self.tenant, name)
+@receiver(setting_changed)
+def _forget_schema_settings(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("PUBLIC_SCHEMA_NAME", "PG_EXTRA_SEARCH_PATHS"):
+        public_schema_name.cache_clear()
+        extra_search_paths.cache_clear()
 
 
 def schema_name(tenant: Any) -> str:
     """The schema holding ``tenant``'s tables: its ``tenant_id`` (reserved names refused)."""
     name = tenant.tenant_id
-    if name == get_public_schema_name() or name in _RESERVED:
+    if name == public_schema_name() or name in _RESERVED:
         msg = (
             f"Tenant {name!r} cannot use schema isolation: PostgreSQL schema {name!r} holds "
             "the shared tables. Give the tenant another tenant_id."
@@ -81,63 +79,85 @@ def require_schemas(tenant: Any, alias: str = DEFAULT_DB_ALIAS) -> BaseDatabaseW
     return connection
 
 
-def sync_connection(tenant: Any, alias: str = DEFAULT_DB_ALIAS) -> None:
-    """Point this thread's ``alias`` connection at ``tenant``'s schema (public for the rest).
+def follow_tenant(tenant: Any) -> None:
+    """TenantContext subscriber: refuse a schema tenant named like the public schema, and
+    keep django-tenants' ``connection.schema_name`` telling the tenant's schema.
 
-    Subscribed to TenantContext, so the calling thread's connection follows the context.
-    Costs an attribute comparison when the schema is already right; otherwise django-tenants
-    sends one ``SET search_path`` with the next query. Connections that cannot switch schemas
-    are left alone (the router refuses tenant models on them).
+    Only an attribute: statements take their schema from TenantContext when they run.
     """
-    # Runs on every tenant change and query routing: skip the per-thread connection
-    # lookup when the alias' engine cannot switch schemas at all.
-    settings_dict = connections.settings.get(alias)
-    if settings_dict is not None and not _engine_switches_schemas(settings_dict["ENGINE"]):
-        return
-    _point_at(connections[alias], tenant)
-
-
-def _point_at(connection: BaseDatabaseWrapper, tenant: Any) -> None:
-    current = getattr(connection, "schema_name", None)
-    if current is None:
-        return
+    schema = public_schema_name()
     if tenant is not None and isolation_of(tenant) == SCHEMA:
-        if current != tenant.tenant_id:
-            connection.set_tenant(SchemaTenant(tenant))
-        elif current == get_public_schema_name():
-            schema_name(tenant)  # raises: a tenant may not be the public schema
-    elif current != get_public_schema_name():
-        connection.set_schema_to_public()
+        schema = schema_name(tenant)
+    settings_dict = connections.settings.get(DEFAULT_DB_ALIAS)
+    if settings_dict is None or not _engine_switches_schemas(settings_dict["ENGINE"]):
+        return
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.schema_name != schema and follows_context(connection):
+        connection.schema_name = schema
 
 
-def follow_context(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
-    """``connection_created`` receiver: every cursor of a schema connection follows the context.
-
-    The subscriber above syncs the connection of the thread that changes the tenant. A thread
-    that inherits the tenant instead (asgiref's ``sync_to_async`` runs a sync view on a worker
-    thread with a copy of the event loop's context) is never told: its connection may still
-    point at the schema of the last request it served. The router syncs ORM queries; this
-    syncs raw ``connection.cursor()`` too, before django-tenants sets the search path.
-    """
+def current_schema(connection: BaseDatabaseWrapper) -> str | None:
+    """The schema the next statement on ``connection`` runs in; None if it has no schemas."""
     if not supports_schemas(connection):
-        return
-    # Also reached by django's short-lived "__no_db__" connections: work on this very
-    # connection, never on the one registered for its alias.
-    _point_at(connection, TenantContext.get_tenant())  # this first cursor
-    if "_cursor" in vars(connection):  # reconnected: already wrapped
-        return
-    open_cursor = connection._cursor
+        return None
+    if not follows_context(connection):
+        return connection.tenant.schema_name
+    tenant = TenantContext.get_tenant()
+    if tenant is not None and isolation_of(tenant) == SCHEMA:
+        return tenant.tenant_id
+    return public_schema_name()
 
-    def _cursor(name: str | None = None) -> Any:
-        _point_at(connection, TenantContext.get_tenant())
-        return open_cursor(name)
 
-    connection._cursor = _cursor  # type: ignore[method-assign]
+def follows_context(connection: BaseDatabaseWrapper) -> bool:
+    """False while django-tenants' own switch (``set_schema``...) holds ``connection``."""
+    switch = vars(connection).get("omnitenant_switch")  # see search_path.install
+    if switch is None:  # never connected: django-tenants' initial state is public
+        return connection.tenant.schema_name == public_schema_name()
+    return connection.tenant is switch.own
 
 
 @functools.cache
 def _engine_switches_schemas(engine: str) -> bool:
     return hasattr(load_backend(engine).DatabaseWrapper, "set_tenant")
+
+
+def follow_context(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    """``connection_created`` receiver: every statement of a schema connection follows the context.
+
+    Also reached by Django's short-lived ``"__no_db__"`` connections (to the ``postgres``
+    database, which holds no tenant), which are left alone.
+    """
+    if not supports_schemas(connection) or connection.alias == "__no_db__":
+        return
+    from omnitenant.isolation import search_path
+
+    search_path.install(connection)
+
+
+def ensure_provisioned(tenant: Any, alias: str = DEFAULT_DB_ALIAS) -> None:
+    """Raise TenantNotProvisioned unless schema tenant ``tenant`` is complete (cached).
+
+    Needs the database only when not cached: SynchronousOnlyOperation in an event loop then.
+    """
+    if tenant is None or isolation_of(tenant) != SCHEMA:
+        return
+    settings_dict = connections.settings.get(alias)
+    if settings_dict is None or not _engine_switches_schemas(settings_dict["ENGINE"]):
+        return
+    from omnitenant.isolation import search_path
+
+    search_path.require_provisioned(connections[alias], schema_name(tenant))
+
+
+@contextlib.contextmanager
+def _driving_django_tenants(alias: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+    """Around django-tenants' migration executor, which switches the connection itself."""
+    try:
+        yield
+    finally:
+        from omnitenant.isolation import search_path
+
+        search_path.release(connections[alias])
 
 
 # --- provisioning ------------------------------------------------------------------------
@@ -236,7 +256,11 @@ def migrate(tenant: Any, options: dict[str, Any], stdout: Any, *, label: str = "
     from omnitenant.isolation._django_tenants import run_migrations
 
     require_schemas(tenant)
-    with TenantContext.use_tenant(tenant), contextlib.redirect_stdout(stdout or io.StringIO()):
+    with (
+        _driving_django_tenants(),
+        TenantContext.use_tenant(tenant),
+        contextlib.redirect_stdout(stdout or io.StringIO()),
+    ):
         run_migrations((), options, label, schema_name(tenant))
 
 
@@ -244,5 +268,9 @@ def migrate_public(options: dict[str, Any], stdout: Any) -> None:
     """Migrate the public schema (shared apps) with django-tenants' ``run_migrations``."""
     from omnitenant.isolation._django_tenants import run_migrations
 
-    with TenantContext.use_tenant(None), contextlib.redirect_stdout(stdout or io.StringIO()):
+    with (
+        _driving_django_tenants(),
+        TenantContext.use_tenant(None),
+        contextlib.redirect_stdout(stdout or io.StringIO()),
+    ):
         run_migrations((), options, "shared", get_public_schema_name())

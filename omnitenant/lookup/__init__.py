@@ -40,6 +40,7 @@ __all__ = [
     "STAMP_KEY",
     "acompare_stamp",
     "connect_invalidation",
+    "generation",
     "get_domain_model",
     "get_tenant_model",
     "invalidate",
@@ -288,6 +289,11 @@ def invalidate() -> None:
     stamp = uuid.uuid4().hex
     _cache.adopt(stamp)
     _stamp.send_stamp(stamp)
+
+
+def generation() -> int:
+    """A number that moves whenever this process forgets its lookups (local or remote change)."""
+    return _cache._generation
 
 
 def _invalidate_on_change(**kwargs: Any) -> None:

@@ -99,8 +99,6 @@ if DATABASE_URL:
             "PORT": str(_url.port or ""),
         }
     }
-    # django-tenants: issue SET search_path once per tenant switch, not before every query.
-    TENANT_LIMIT_SET_CALLS = True
 else:
     # One SQLite file per tenant, registered by omnitenant from TENANT_DATABASE on first use.
     TENANT_ISOLATION = "database"

@@ -1,4 +1,4 @@
-"""System checks omnitenant.E040-E043 / W040-W041 (database isolation settings)."""
+"""System checks omnitenant.E040-E043, E045 / W040 (database isolation settings)."""
 
 import warnings
 
@@ -87,11 +87,22 @@ def test_w040_plain_postgresql_cannot_switch_schemas():
     )
 
 
-def test_w041_search_path_on_every_cursor():
-    with override_settings(TENANT_LIMIT_SET_CALLS=False):
-        message = only(check_database_isolation())
-    assert message.id == "omnitenant.W041"
+def test_tenant_limit_set_calls_no_longer_matters():
+    for value in (False, True):
+        with override_settings(TENANT_LIMIT_SET_CALLS=value):
+            assert check_database_isolation() == []
+
+
+def test_e045_server_side_binding_on_a_schema_alias():
+    default = settings.DATABASES["default"]
+    bound = {**default, "OPTIONS": {"server_side_binding": True}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Django warns about overriding DATABASES
+        with override_settings(DATABASES={"default": default, "bound": bound}):
+            message = only(check_database_isolation())
+    assert message.id == "omnitenant.E045"
     assert message.msg == (
-        "TENANT_LIMIT_SET_CALLS is not True: django-tenants sends SET search_path before every "
-        "cursor, one extra round-trip per query."
+        "DATABASES['bound'] uses server_side_binding, which sends one statement per execute: "
+        "statements cannot carry their tenant's search path."
     )
+    assert message.hint == "Remove 'server_side_binding' from DATABASES['bound']['OPTIONS']."

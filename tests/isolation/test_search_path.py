@@ -1,0 +1,225 @@
+"""Each statement runs in the schema of the tenant active when it executes, or fails closed."""
+
+import threading
+
+import pytest
+from django.db import connection, connections
+from django.http import HttpResponse
+from django.test import Client, override_settings
+from django.urls import path
+from django_tenants.utils import schema_context, tenant_context
+
+from omnitenant import lookup
+from omnitenant.context import TenantContext
+from omnitenant.exceptions import IsolationError, TenantNotProvisioned
+from omnitenant.provisioning import deprovision_tenant, migrate_tenant, provision_tenant
+from omnitenant.testing import create_tenant_row
+from tests.isolation.tenants import schema_tenant
+from tests.tenantapp.models import Note
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+
+def titles(cursor):
+    cursor.execute("SELECT title FROM tenantapp_note ORDER BY id")
+    return [title for (title,) in cursor.fetchall()]
+
+
+# --- a cursor follows the tenant of the moment it executes ------------------------------------
+
+
+def test_a_cursor_opened_in_acme_and_executed_in_globex_reads_globex(acme, globex):
+    with TenantContext.use_tenant(acme):
+        Note.objects.create(title="acme")
+        cursor = connection.cursor()
+    with TenantContext.use_tenant(globex):
+        Note.objects.create(title="globex")
+        assert titles(cursor) == ["globex"]
+    with TenantContext.use_tenant(acme):
+        assert titles(cursor) == ["acme"]
+    cursor.close()
+
+
+def test_a_generator_holding_a_cursor_reads_the_tenant_of_each_step(acme, globex):
+    for tenant in (acme, globex):
+        with TenantContext.use_tenant(tenant):
+            Note.objects.create(title=tenant.tenant_id)
+
+    def reader():
+        with connection.cursor() as cursor:
+            while True:
+                yield titles(cursor)
+
+    with TenantContext.use_tenant(acme):
+        steps = reader()
+        assert next(steps) == ["acme"]
+    with TenantContext.use_tenant(globex):
+        assert next(steps) == ["globex"]
+    steps.close()
+
+
+def test_executemany_and_copy_run_in_the_active_tenant(acme, globex):
+    with TenantContext.use_tenant(acme), connection.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO tenantapp_note (title, body) VALUES (%s, '')", [("a1",), ("a2",)]
+        )
+        with cursor.cursor.copy("COPY tenantapp_note (title, body) FROM STDIN") as copy:
+            copy.write_row(("a3", ""))
+    with TenantContext.use_tenant(globex):
+        assert Note.objects.count() == 0
+    with TenantContext.use_tenant(acme):
+        assert list(Note.objects.values_list("title", flat=True)) == ["a1", "a2", "a3"]
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_a_named_cursor_in_autocommit_reads_the_active_tenant(acme, globex, wipe_notes):
+    with TenantContext.use_tenant(acme):
+        Note.objects.bulk_create(Note(title=f"acme-{i}") for i in range(3))
+    with TenantContext.use_tenant(globex):
+        Note.objects.create(title="globex")
+        assert [n.title for n in Note.objects.iterator(chunk_size=1)] == ["globex"]
+    with TenantContext.use_tenant(acme):
+        assert len(list(Note.objects.iterator(chunk_size=1))) == 3
+
+
+# --- django-tenants' own switch ---------------------------------------------------------------
+
+
+def test_django_tenants_schema_context_to_another_tenant_raises(acme, globex):
+    with TenantContext.use_tenant(acme):
+        with schema_context(globex.tenant_id), pytest.raises(IsolationError) as caught:
+            Note.objects.count()
+        assert "use TenantContext.use_tenant(tenant)" in str(caught.value)
+        assert "switched to schema 'globex'" in str(caught.value)
+        assert Note.objects.count() == 0  # left: the connection follows the context again
+        with schema_context(acme.tenant_id):  # the same schema is harmless
+            assert Note.objects.count() == 0
+
+
+def test_set_schema_and_tenant_context_to_another_schema_raise(acme, globex):
+    from types import SimpleNamespace
+
+    elsewhere = tenant_context(SimpleNamespace(schema_name="globex"))
+    with TenantContext.use_tenant(acme), elsewhere, pytest.raises(IsolationError):
+        Note.objects.count()
+    with TenantContext.use_tenant(None):
+        previous = connection.tenant
+        connection.set_schema("globex")
+        try:
+            with pytest.raises(IsolationError, match="while no tenant is active"):
+                connection.cursor().execute("SELECT 1")
+        finally:
+            connection.set_tenant(previous)
+
+
+def test_server_side_binding_is_refused_at_connection_time():
+    from omnitenant.isolation import search_path
+
+    default = connections["default"]
+    settings_dict = {**default.settings_dict, "OPTIONS": {"server_side_binding": True}}
+    wrapper = type(default)(settings_dict, "default")
+    with pytest.raises(IsolationError, match="server_side_binding"):
+        search_path.install(wrapper)
+
+
+# --- tenant tables never resolve to public ----------------------------------------------------
+
+
+@pytest.fixture
+def public_notes(acme, django_db_blocker):
+    """A public copy of the tenant table, as an app in TENANT_APPS and SHARED_APPS has."""
+    with TenantContext.use_tenant(None), connection.cursor() as cursor:
+        cursor.execute('CREATE TABLE public.tenantapp_note (LIKE "acme".tenantapp_note)')
+        cursor.execute("INSERT INTO public.tenantapp_note VALUES (1, 'public secret', '')")
+    lookup.invalidate()
+    yield
+    with TenantContext.use_tenant(None), connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS public.tenantapp_note")
+    lookup.invalidate()
+
+
+def test_unprovisioned_tenant_is_refused_not_given_public_rows(public_notes):
+    with TenantContext.use_tenant(schema_tenant("nowhere")):
+        with pytest.raises(TenantNotProvisioned, match="provision_tenant nowhere"):
+            Note.objects.count()
+        with pytest.raises(TenantNotProvisioned):
+            connection.cursor().execute("SELECT 1")
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_tenant_created_without_migrations_is_refused(public_notes):
+    bare = schema_tenant("bare")
+    provision_tenant(bare, migrate=False)
+    try:
+        with TenantContext.use_tenant(bare), pytest.raises(TenantNotProvisioned) as caught:
+            list(Note.objects.all())
+        assert "lacks tenantapp_note" in str(caught.value)
+        assert "tenant_command migrate --tenant bare" in str(caught.value)
+    finally:
+        deprovision_tenant(bare, drop_data=True)
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_tenant_not_yet_migrated_for_an_app_is_refused(public_notes):
+    late = schema_tenant("late")
+    provision_tenant(late)
+    try:
+        with TenantContext.use_tenant(late):
+            assert Note.objects.count() == 0
+        migrate_tenant(late, app_label="tenantapp", migration_name="zero", verbosity=0)
+        with TenantContext.use_tenant(late), pytest.raises(TenantNotProvisioned):
+            Note.objects.count()
+    finally:
+        deprovision_tenant(late, drop_data=True)
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_schema_dropped_while_work_runs_fails_the_next_statement(public_notes):
+    doomed = schema_tenant("doomed")
+    provision_tenant(doomed)
+    first_done, dropped = threading.Event(), threading.Event()
+    seen = {}
+
+    def work():
+        try:
+            with TenantContext.use_tenant(doomed):
+                seen["first"] = Note.objects.count()
+                first_done.set()
+                dropped.wait(timeout=10)
+                try:
+                    seen["second"] = list(Note.objects.values_list("title", flat=True))
+                except TenantNotProvisioned as exc:
+                    seen["error"] = exc
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    try:
+        assert first_done.wait(timeout=10)
+        with connection.cursor() as cursor:
+            cursor.execute('DROP SCHEMA "doomed" CASCADE')
+        dropped.set()
+        thread.join()
+    finally:
+        dropped.set()
+        deprovision_tenant(doomed, drop_data=True)
+    assert seen["first"] == 0
+    assert "second" not in seen
+    assert "does not exist" in str(seen["error"])
+
+
+def notes_view(request):
+    return HttpResponse(",".join(Note.objects.values_list("title", flat=True)))
+
+
+urlpatterns = [path("notes/", notes_view)]
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_an_unprovisioned_tenant_answers_503_with_retry_after(public_notes):
+    create_tenant_row("nowhere", domains=["nowhere.example.com"])
+    response = Client(headers={"host": "nowhere.example.com"}).get("/notes/")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    assert b"public secret" not in response.content
