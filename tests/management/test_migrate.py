@@ -30,7 +30,7 @@ def provisioned(django_db_setup, django_db_blocker):
         Tenant(tenant_id="mginitech", name="Initech", isolation_type="database", db_alias=DB_ALIAS),
     ]
     with django_db_blocker.unblock():
-        database.ensure_alias(sqlite_tenant("mginitech"))
+        database.register(sqlite_tenant("mginitech"))
         for tenant in made:
             deprovision_tenant(tenant, drop_data=True)  # left over by an interrupted run
             provision_tenant(tenant)
