@@ -120,6 +120,18 @@ def wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: floa
     raise AssertionError(f"the server did not listen on {port}:\n{log.read_text()}")
 
 
+def wait_for_log(line: str, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    """Wait until ``log`` contains ``line`` (e.g. Celery's "ready." once it consumes)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the process exited early:\n{log.read_text()}")
+        if line in log.read_text():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{line!r} did not appear in {log.name}:\n{log.read_text()}")
+
+
 class RunningSite:
     """A sample site served by gunicorn (and a Celery worker with a broker) on 127.0.0.1."""
 
@@ -162,10 +174,12 @@ class RunningSite:
         wait_for_port(self.port, server, self._logs[-1])
         if self.env.get("CELERY_BROKER_URL"):
             worker_cmd = [sys.executable, "-m", "celery", "-A", "demo", "worker", "--pool=solo"]
-            self._spawn(
+            worker = self._spawn(
                 "worker",
                 [*worker_cmd, "--purge", "--without-gossip", "--without-mingle", "-l", "info"],
             )
+            # --purge runs at startup: a task queued before the worker is ready would be erased.
+            wait_for_log(" ready.", worker, self._logs[-1])
 
     def _spawn(self, name: str, command: list[str]) -> subprocess.Popen:
         log = self.data_dir / f"{name}.log"
