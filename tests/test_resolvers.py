@@ -282,6 +282,28 @@ def test_foreign_domain_row_on_a_public_host_leaves_it_public(globex):
     assert resolve_tenant(request_for("www.example.com")) is None
 
 
+@pytest.mark.parametrize(
+    ("claimed", "kept"),
+    [
+        ("checkout.shop.acme.io", "shop.acme.io"),  # under acme's domain
+        ("acme.io", "shop.acme.io"),  # above it
+    ],
+)
+def test_domain_row_overlapping_an_older_custom_domain_is_not_served(
+    acme, globex, claimed, kept, caplog
+):
+    slip_in(claimed, globex)
+    with pytest.raises(TenantNotFound):
+        resolve_tenant(request_for(claimed))
+    assert f"Domain {claimed!r} of tenant 'globex' is not served" in caplog.text
+    assert resolve_tenant(request_for(kept)) == acme
+
+
+def test_an_older_custom_domain_keeps_serving_when_a_newer_one_overlaps_it(acme, globex):
+    slip_in("acme.io", globex)
+    assert resolve_tenant(request_for("shop.acme.io")) == acme
+
+
 def test_subdomain_with_a_reserved_label_names_no_tenant(acme):
     with pytest.raises(TenantNotFound, match="No tenant 'xn--pple-43d'"):
         resolve_tenant(request_for("xn--pple-43d.example.com"))

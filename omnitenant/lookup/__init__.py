@@ -30,7 +30,7 @@ from typing import Any
 
 from django.apps import apps
 from django.db import connections, transaction
-from django.db.models import Model
+from django.db.models import Model, Q
 
 from omnitenant.conf import get_config
 from omnitenant.lookup import _stamp
@@ -331,6 +331,30 @@ def _load_by_id(tenant_id: str) -> Any:
 
 
 def _load_by_domain(domain: str) -> Any:
+    """The tenant of ``domain``, unless an older domain row of another tenant overlaps it.
+
+    Validation refuses a domain equal to, under or above another tenant's domain; a row that
+    skipped it (bulk_create, raw SQL) loses to the row that was there first. One query: the
+    exact row and every overlapping one, read together on this cold path only.
+    """
+    parents = [domain.split(".", depth)[-1] for depth in range(domain.count(".") + 1)]
     rows = get_domain_model()._default_manager.select_related("tenant")
-    row = rows.filter(domain=domain).first()
-    return None if row is None else row.tenant
+    overlapping = list(rows.filter(Q(domain__in=parents) | Q(domain__endswith="." + domain)))
+    row = next((candidate for candidate in overlapping if candidate.domain == domain), None)
+    if row is None:
+        return None
+    older = [
+        other
+        for other in overlapping
+        if other.tenant_id != row.tenant_id and other.pk is not None and other.pk < row.pk
+    ]
+    if older:
+        logger.warning(
+            "Domain %r of tenant %r is not served: it overlaps %r of tenant %r, which came first.",
+            domain,
+            row.tenant.tenant_id,
+            older[0].domain,
+            older[0].tenant.tenant_id,
+        )
+        return None
+    return row.tenant
