@@ -8,6 +8,7 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.core.exceptions import SynchronousOnlyOperation
+from django.db import OperationalError, connections
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotFound
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
@@ -24,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 NOT_FOUND_TEMPLATE = "omnitenant/tenant_not_found.html"
 RETRY_AFTER_SECONDS = 30
+OUTAGE_RETRY_AFTER_SECONDS = 5
 
 
 def resolve_tenant(request: HttpRequest) -> Any:
@@ -134,9 +136,11 @@ class TenantMiddleware:
         return vary_on_tenant_header(response)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> Any:
-        """A view that reached an unprovisioned tenant's schema answers 503."""
+        """A view that reached an unprovisioned tenant, or a database it cannot use, answers 503."""
         if isinstance(exception, TenantNotProvisioned):
             return vary_on_tenant_header(unavailable(request, exception))
+        if isinstance(exception, OperationalError) and _connection_lost():
+            return vary_on_tenant_header(database_unavailable(request, exception))
         return None
 
 
@@ -181,10 +185,45 @@ def refuse(request: HttpRequest, exc: TenantNotFound) -> HttpResponseNotFound:
 def unavailable(request: HttpRequest, exc: TenantNotProvisioned) -> HttpResponse:
     """The 503 for a tenant whose schema or tables are missing; logged with the cause."""
     logger.warning("Tenant of host %r is not provisioned: %s", request.get_host(), exc)
-    response = HttpResponse(
-        "<h1>Service Unavailable</h1><p>This site is not ready yet.</p>", status=503
+    return _service_unavailable("This site is not ready yet.", RETRY_AFTER_SECONDS)
+
+
+def database_unavailable(request: HttpRequest, exc: OperationalError) -> HttpResponse:
+    """The 503 for a request whose database cannot be used now (e.g. its server is down).
+
+    Logged at WARNING with the tenant id and the cause, which the page never shows. Django
+    closes a connection left unusable when the request ends: the next request reconnects.
+    """
+    tenant = getattr(request, "tenant", None)
+    logger.warning(
+        "Database unavailable for tenant %r (host %r): %s",
+        None if tenant is None else tenant.tenant_id,
+        request.get_host(),
+        exc,
     )
-    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return _service_unavailable(
+        "This site is unavailable for a moment; please try again shortly.",
+        OUTAGE_RETRY_AFTER_SECONDS,
+    )
+
+
+def _connection_lost() -> bool:
+    """True when one of this thread's database connections failed to open or broke.
+
+    Tells an outage from an OperationalError on a working connection (SQLite's "no such
+    table", a statement timeout), which stays an error of the site.
+    """
+    for connection in connections.all(initialized_only=True):
+        if connection.errors_occurred and (
+            connection.connection is None or not connection.is_usable()
+        ):
+            return True
+    return False
+
+
+def _service_unavailable(message: str, retry_after: int) -> HttpResponse:
+    response = HttpResponse(f"<h1>Service Unavailable</h1><p>{message}</p>", status=503)
+    response["Retry-After"] = str(retry_after)
     return response
 
 

@@ -58,6 +58,7 @@ class ServerClient:
 
     def __init__(self, port: int) -> None:
         self.port = port
+        self.log: Path | None = None
 
     def get(self, path: str, host: str, **headers: str) -> http.client.HTTPResponse:
         """The response, its body already read into ``response.body``."""
@@ -103,6 +104,7 @@ def serve(kind: str, overrides: dict[str, Any]) -> Iterator[ServerClient]:
             )
         try:
             client = ServerClient(port)
+            client.log = log  # the server's output, for tests that read what it logged
             _wait_until_answering(client, process, log)
             yield client
         finally:
