@@ -4,9 +4,10 @@
 ``get_config()`` never uses one as given: a lone string where a list is meant is read as a
 one-element list (exact matches only, never a substring); any other refused value is replaced
 by the value that keeps tenants apart (``Rule.fallback``) and a warning names it; where no
-such value exists (``TENANT_APPS``: no reading says which apps are tenant apps)
-``get_config()`` raises ``ConfigurationError``. Run-time behaviour is never looser than the
-checks.
+such value exists (``TENANT_APPS``: no reading says which apps are tenant apps; ``RESOLVERS``:
+any default list resolves more than the one meant) ``get_config()`` raises
+``ConfigurationError``, as it does for an OMNITENANT_CONFIG that is not a dict. Run-time
+behaviour is never looser than the checks.
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ RULES: dict[str, Rule] = {
     "RESOLVERS": Rule(
         lambda value: bool(value) and is_list_of(is_str)(value),
         "omnitenant.E030",
-        DEFAULT_RESOLVERS,
+        _NO_SAFE_VALUE,
         entry=is_str,
     ),
     "PUBLIC_URLCONF": Rule(optional(is_str), "omnitenant.E033"),
@@ -180,7 +181,7 @@ class Config:
 
 
 def user_config() -> dict[str, Any]:
-    """The raw OMNITENANT_CONFIG dict (empty when unset)."""
+    """The raw OMNITENANT_CONFIG dict, empty when unset or not a dict (E012) for the checks."""
     raw = getattr(settings, "OMNITENANT_CONFIG", None)
     return raw if isinstance(raw, dict) else {}
 
@@ -216,6 +217,13 @@ def read_value(key: str) -> Any:
 @functools.cache
 def get_config() -> Config:
     """The merged configuration, built on first use and after each settings change."""
+    raw = getattr(settings, "OMNITENANT_CONFIG", None)
+    if raw is not None and not isinstance(raw, dict):
+        msg = (
+            f"OMNITENANT_CONFIG = {raw!r} is a {type(raw).__name__}, not a dict; run "
+            "manage.py check for the fix (omnitenant.E012)."
+        )
+        raise ConfigurationError(msg)
     values = {key: read_value(key) for key in DEFAULTS}
     values["PATCHES"] = {**DEFAULTS["PATCHES"], **values["PATCHES"]}
     return Config(**{key.lower(): value for key, value in values.items()})

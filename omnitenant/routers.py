@@ -3,7 +3,8 @@
 Apps are split by ``OMNITENANT_CONFIG["TENANT_APPS"]``: their tables live in every tenant,
 every other app's in the default database's public schema. An app listed in both
 ``TENANT_APPS`` and ``SHARED_APPS`` lives in both places and follows the active tenant, or the
-public side with none.
+public side with none. While ``TENANT_APPS`` is empty the router refuses to route
+(``ConfigurationError``, check E044) rather than share every row between tenants.
 """
 
 from __future__ import annotations
@@ -16,10 +17,20 @@ from django.db.models import Model
 
 from omnitenant.conf import Config, get_config
 from omnitenant.context import TenantContext
-from omnitenant.exceptions import NoTenantActive
+from omnitenant.exceptions import ConfigurationError, NoTenantActive
 from omnitenant.isolation import DATABASE, isolation_of
 from omnitenant.isolation import database as database_isolation
 from omnitenant.isolation import schema as schema_isolation
+
+# Check E044 reports the same message and hint.
+NO_TENANT_APPS = (
+    "omnitenant.routers.TenantRouter is in DATABASE_ROUTERS but OMNITENANT_CONFIG['TENANT_APPS'] "
+    "is empty: every app is shared, so all tenants read and write the same rows."
+)
+NO_TENANT_APPS_HINT = (
+    "List the apps whose rows belong to each tenant in OMNITENANT_CONFIG['TENANT_APPS'], "
+    "e.g. ['notes', 'billing']."
+)
 
 _split: tuple[Config, frozenset[str], frozenset[str] | None] | None = None
 
@@ -85,12 +96,17 @@ class TenantRouter:
         return self._db_for(model)
 
     def _db_for(self, model: type[Model]) -> str:
-        tenant = TenantContext.get_tenant()
+        tenant_labels, shared_labels = _labels()
+        if not tenant_labels:
+            # allow_migrate still answers, so migrate and check --database report E044.
+            msg = f"{NO_TENANT_APPS} {NO_TENANT_APPS_HINT} See manage.py check (omnitenant.E044)."
+            raise ConfigurationError(msg)
         label = model._meta.app_label
-        if not is_tenant_app(label):
+        if label not in tenant_labels:
             return DEFAULT_DB_ALIAS
+        tenant = TenantContext.get_tenant()
         if tenant is None:
-            if is_shared_app(label):
+            if shared_labels is not None and label in shared_labels:
                 return DEFAULT_DB_ALIAS
             msg = (
                 f"{model._meta.label} is a tenant model and no tenant is active; run this "

@@ -42,18 +42,21 @@ def _app_list_errors(setting: str, value: object, error_id: str) -> list[CheckMe
 @register(Tags.database)
 def check_database_isolation(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """E040-E043, E045, W040: the tenant/shared app split and the database settings it needs."""
-    from omnitenant.routers import is_shared_app
+    from omnitenant.routers import app_label
 
     raw = user_config()
     messages = _app_list_errors("TENANT_APPS", raw.get("TENANT_APPS", ()), "omnitenant.E040")
     messages += _app_list_errors("SHARED_APPS", raw.get("SHARED_APPS"), "omnitenant.E041")
     if messages:
         return messages
+    # The raw lists, not get_config(): a check must report, not raise on another key.
+    tenant = {app_label(entry) for entry in raw.get("TENANT_APPS", ())}
+    shared = {app_label(entry) for entry in raw.get("SHARED_APPS") or ()}
     for setting in ("TENANT_MODEL", "DOMAIN_MODEL"):
         value = raw.get(setting)
         if isinstance(value, str) and "." in value:
             label = value.split(".", 1)[0]
-            if not is_shared_app(label):
+            if label in tenant and label not in shared:
                 messages.append(
                     Error(
                         f"{setting} {value!r} belongs to app {label!r}, which is a tenant app: "
@@ -105,17 +108,11 @@ def check_database_isolation(app_configs: Any = None, **kwargs: Any) -> list[Che
 @register(Tags.database)
 def check_tenant_apps_set(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """E044: TenantRouter installed with no TENANT_APPS, so every row is shared by all tenants."""
+    from omnitenant.routers import NO_TENANT_APPS, NO_TENANT_APPS_HINT
+
     if ROUTER_PATH not in list(getattr(settings, "DATABASE_ROUTERS", None) or []):
         return []
     tenant_apps = user_config().get("TENANT_APPS", ())
     if isinstance(tenant_apps, (list, tuple)) and not tenant_apps:  # other values: E040
-        return [
-            Error(
-                f"{ROUTER_PATH} is in DATABASE_ROUTERS but OMNITENANT_CONFIG['TENANT_APPS'] is "
-                "empty: every app is shared, so all tenants read and write the same rows.",
-                hint="List the apps whose rows belong to each tenant in "
-                "OMNITENANT_CONFIG['TENANT_APPS'], e.g. ['notes', 'billing'].",
-                id="omnitenant.E044",
-            )
-        ]
+        return [Error(NO_TENANT_APPS, hint=NO_TENANT_APPS_HINT, id="omnitenant.E044")]
     return []

@@ -37,6 +37,7 @@ from django.utils.module_loading import import_string
 
 from omnitenant.conf import get_config
 from omnitenant.context import without_tenant
+from omnitenant.exceptions import ConfigurationError
 from omnitenant.patches.cache._backends import redis_clients
 
 try:
@@ -316,10 +317,15 @@ def _settings_changed(*, setting: str, **kwargs: Any) -> None:
     current = _watcher
     if current is None:
         return
-    if setting == "CACHES" or (
-        setting == "OMNITENANT_CONFIG" and get_config().resolution_cache_alias != current.alias
-    ):
+    if setting == "CACHES":
         stop_watching()
+    elif setting == "OMNITENANT_CONFIG":
+        try:
+            moved = get_config().resolution_cache_alias != current.alias
+        except ConfigurationError:  # every later get_config() raises too: nothing to watch
+            moved = True
+        if moved:
+            stop_watching()
 
 
 setting_changed.connect(_settings_changed, dispatch_uid="omnitenant-stamp-watcher")
