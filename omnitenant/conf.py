@@ -141,8 +141,9 @@ RULES: dict[str, Rule] = {
         _NO_SAFE_VALUE,
         entry=is_str,
     ),
-    "PUBLIC_URLCONF": Rule(optional(is_str), "omnitenant.E033"),
-    "TENANT_URLCONF": Rule(optional(is_str), "omnitenant.E033"),
+    # No safe reading: ROOT_URLCONF in its place could serve tenant URLs on public hosts.
+    "PUBLIC_URLCONF": Rule(optional(is_str), "omnitenant.E033", _NO_SAFE_VALUE),
+    "TENANT_URLCONF": Rule(optional(is_str), "omnitenant.E033", _NO_SAFE_VALUE),
     "RESOLUTION_CACHE_SIZE": Rule(is_count, "omnitenant.E014", DEFAULTS["RESOLUTION_CACHE_SIZE"]),
     "RESOLUTION_CACHE_TTL": Rule(is_seconds, "omnitenant.E015", DEFAULTS["RESOLUTION_CACHE_TTL"]),
     "RESOLUTION_CACHE_ALIAS": Rule(is_str, "omnitenant.E034", "default"),

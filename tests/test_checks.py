@@ -237,7 +237,6 @@ def test_a_lone_public_host_string_matches_that_host_only():
             "omnitenant.resolvers.SubdomainResolver",
             ("omnitenant.resolvers.SubdomainResolver",),
         ),
-        ("PUBLIC_URLCONF", 3, None),
         ("RESOLUTION_CACHE_SIZE", "100", 10_000),
         ("RESOLUTION_CACHE_SIZE", True, 10_000),
         ("RESOLUTION_CACHE_SIZE", 0, 10_000),

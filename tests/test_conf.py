@@ -104,3 +104,11 @@ def test_resolver_classes_instead_of_import_strings_are_refused():
         with pytest.raises(ConfigurationError, match=r"RESOLVERS'\] = \[<class"):
             get_config()
         assert "omnitenant.E030" in check_ids()
+
+
+@pytest.mark.parametrize("key", ["PUBLIC_URLCONF", "TENANT_URLCONF"])
+def test_an_urlconf_that_is_not_a_module_path_is_refused_and_still_checked(key):
+    with override_settings(OMNITENANT_CONFIG=config(**{key: 3})):
+        with pytest.raises(ConfigurationError, match=rf"{key}'\] = 3"):
+            get_config()
+        assert "omnitenant.E033" in check_ids()
