@@ -39,7 +39,7 @@ def _app_list_errors(setting: str, value: object, error_id: str) -> list[CheckMe
     ]
 
 
-@register(Tags.database)
+@register(Tags.compatibility)  # settings only: "database" checks need --database
 def check_database_isolation(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """E040-E043, E045, W040: the tenant/shared app split and the database settings it needs."""
     from omnitenant.routers import app_label
@@ -105,7 +105,7 @@ def check_database_isolation(app_configs: Any = None, **kwargs: Any) -> list[Che
     return messages
 
 
-@register(Tags.database)
+@register(Tags.compatibility)  # settings only: "database" checks need --database
 def check_tenant_apps_set(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """E044: TenantRouter installed with no TENANT_APPS, so every row is shared by all tenants."""
     from omnitenant.routers import NO_TENANT_APPS, NO_TENANT_APPS_HINT
