@@ -38,11 +38,26 @@ from omnitenant.exceptions import IsolationError, TenantNotProvisioned
 from omnitenant.isolation import SCHEMA, isolation_of
 from omnitenant.isolation.schema import extra_search_paths, follows_context, public_schema_name
 
+_INERROR = psycopg.pq.TransactionStatus.INERROR
+
+# Comments and blanks before a statement's first keyword.
+_LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.DOTALL)
+
 # Statements PostgreSQL refuses inside a transaction block, which a multi-statement packet is.
 _OUTSIDE_TRANSACTIONS = re.compile(
-    r"\s*(?:(?:CREATE|DROP|ALTER)\s+DATABASE|VACUUM|(?:CREATE|DROP)\s+TABLESPACE|ALTER\s+SYSTEM"
-    r"|(?:CREATE\s+(?:UNIQUE\s+)?|DROP\s+|REINDEX\s+.*)INDEX\s+CONCURRENTLY)",
+    r"(?:(?:CREATE|DROP|ALTER)\s+DATABASE|VACUUM|(?:CREATE|DROP)\s+TABLESPACE|ALTER\s+SYSTEM"
+    r"|(?:CREATE|DROP)\s+SUBSCRIPTION|CLUSTER\s*(?:;|$)"
+    r"|(?:CREATE\s+(?:UNIQUE\s+)?|DROP\s+)INDEX\s+CONCURRENTLY"
+    r"|REINDEX\b(?:.*\bCONCURRENTLY\b|\s*(?:\([^)]*\))?\s*(?:SCHEMA|DATABASE|SYSTEM)\b)"
+    r"|ALTER\s+TABLE\b.*\bDETACH\s+PARTITION\b.*\bCONCURRENTLY\b)",
     re.IGNORECASE | re.DOTALL,
+)
+
+# Transaction control touches no table: it needs no path, and after an error PostgreSQL
+# accepts nothing else (a prefixed ROLLBACK TO SAVEPOINT would be refused).
+_TRANSACTION_CONTROL = re.compile(
+    r"(?:BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT|SAVEPOINT|RELEASE)\b",
+    re.IGNORECASE,
 )
 
 # (alias, schema) -> (lookup generation when its tables were found complete, whether the
@@ -278,10 +293,24 @@ def _join(prefix: str, query: Any) -> Any:
     return prefix + str(query)
 
 
-def _outside_transactions(query: Any) -> bool:
+def _statement_start(query: Any) -> str | None:
     if isinstance(query, bytes):
         query = query.decode(errors="replace")
-    return isinstance(query, str) and _OUTSIDE_TRANSACTIONS.match(query) is not None
+    if not isinstance(query, str):
+        return None
+    return query[_LEADING.match(query).end() :]
+
+
+def _needs_no_path(connection: psycopg.Connection[Any], query: Any) -> bool:
+    if connection.info.transaction_status == _INERROR:
+        return True  # refused anyway until the rollback, which must reach the server
+    start = _statement_start(query)
+    return start is not None and _TRANSACTION_CONTROL.match(start) is not None
+
+
+def _outside_transactions(query: Any) -> bool:
+    start = _statement_start(query)
+    return start is not None and _OUTSIDE_TRANSACTIONS.match(start) is not None
 
 
 # --- cursors ---------------------------------------------------------------------------------
@@ -293,15 +322,28 @@ class TenantCursor(Cursor):
     switch: Switch
 
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        if _needs_no_path(self.connection, query):
+            return super().execute(query, params, **kwargs)
         prefix, schema = self.switch.prefix()
         if _outside_transactions(query):
-            # Cannot share a packet: a session-level path, then the statement.
-            super().execute(prefix.replace("', true)", "', false)"))
-            return super().execute(query, params, **kwargs)
+            return self._outside_transaction(prefix, query, params, **kwargs)
         with _not_provisioned_on_drop(schema):
             super().execute(_join(prefix, query), params, **kwargs)
         self.nextset()  # the caller sees its own statement's result and rowcount
         return self
+
+    def _outside_transaction(self, prefix: str, query: Any, params: Any, **kwargs: Any) -> Any:
+        # Cannot share a packet: a session-level path, the statement, then a path naming no
+        # tenant, so that the server session never keeps the tenant's.
+        super().execute(prefix.replace("', true)", "', false)"))
+        try:
+            return super().execute(query, params, **kwargs)
+        finally:
+            if self.connection.info.transaction_status != _INERROR:
+                # Otherwise the rollback undoes the session-level path anyway.
+                public = public_schema_name()
+                reset = _prefix(public, True, public, extra_search_paths())
+                super().execute(reset.replace("', true)", "', false)"))
 
     def executemany(self, query: Any, params_seq: Any, **kwargs: Any) -> None:
         with self.switch.own_statement(self.connection):

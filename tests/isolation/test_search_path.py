@@ -2,12 +2,14 @@
 
 import threading
 
+import psycopg
 import pytest
-from django.db import connection, connections
+from django.db import DataError, IntegrityError, connection, connections, transaction
 from django.http import HttpResponse
 from django.test import Client, override_settings
 from django.urls import path
 from django_tenants.utils import schema_context, tenant_context
+from psycopg import sql
 
 from omnitenant import lookup
 from omnitenant.context import TenantContext
@@ -80,6 +82,83 @@ def test_a_named_cursor_in_autocommit_reads_the_active_tenant(acme, globex, wipe
         assert [n.title for n in Note.objects.iterator(chunk_size=1)] == ["globex"]
     with TenantContext.use_tenant(acme):
         assert len(list(Note.objects.iterator(chunk_size=1))) == 3
+
+
+# --- an aborted transaction can still be rolled back -------------------------------------------
+
+
+@pytest.mark.parametrize("tenant_id", ["acme", None])
+def test_a_savepoint_rolls_back_after_an_error(tenants, tenant_id):
+    with TenantContext.use_tenant(tenants.get(tenant_id)), transaction.atomic():
+        savepoint = connection.savepoint()
+        with connection.cursor() as cursor:
+            with pytest.raises(DataError):
+                cursor.execute("SELECT 1/0")
+            connection.savepoint_rollback(savepoint)
+            cursor.execute("SELECT 2")
+            assert cursor.fetchone() == (2,)
+            with pytest.raises(DataError):
+                cursor.execute("SELECT 1/0")
+            # Not text: known as transaction control only by the aborted transaction.
+            cursor.execute(sql.SQL("ROLLBACK TO SAVEPOINT {}").format(sql.Identifier(savepoint)))
+            cursor.execute("SELECT 3")
+            assert cursor.fetchone() == (3,)
+
+
+def test_a_nested_atomic_catching_an_integrity_error_keeps_the_outer_block(acme):
+    with TenantContext.use_tenant(acme), transaction.atomic():
+        Note.objects.create(pk=1, title="first")
+        try:
+            with transaction.atomic():
+                Note.objects.create(pk=1, title="again")
+        except IntegrityError:
+            pass
+        assert list(Note.objects.values_list("title", flat=True)) == ["first"]
+
+
+def test_a_nested_atomic_catching_an_integrity_error_with_no_tenant():
+    with TenantContext.use_tenant(None), transaction.atomic():
+        create_tenant_row("twice")
+        try:
+            with transaction.atomic():
+                create_tenant_row("twice")
+        except IntegrityError:
+            pass
+        assert lookup.get_tenant_model()._default_manager.filter(tenant_id="twice").count() == 1
+
+
+# --- statements outside a transaction block ---------------------------------------------------
+
+
+def session_search_path():
+    """The server session's own path, read past the tenant cursor."""
+    with psycopg.ClientCursor(connection.connection) as cursor:
+        cursor.execute("SHOW search_path")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "CREATE INDEX CONCURRENTLY note_title ON tenantapp_note (title)",
+        "  /* a comment */ -- and another\n create unique index concurrently note_title"
+        " ON tenantapp_note (title, id)",
+    ],
+)
+def test_a_concurrent_index_leaves_no_tenant_path_on_the_session(acme, statement):
+    try:
+        with TenantContext.use_tenant(acme), connection.cursor() as cursor:
+            cursor.execute(statement)
+            cursor.execute("REINDEX (VERBOSE) INDEX CONCURRENTLY note_title")
+            cursor.execute("SELECT to_regclass('\"acme\".note_title') IS NOT NULL")
+            assert cursor.fetchone() == (True,)
+            assert "acme" not in session_search_path()
+        assert "acme" not in session_search_path()
+    finally:
+        with TenantContext.use_tenant(acme), connection.cursor() as cursor:
+            cursor.execute("DROP INDEX CONCURRENTLY IF EXISTS note_title")
+        assert "acme" not in session_search_path()
 
 
 # --- django-tenants' own switch ---------------------------------------------------------------
