@@ -9,6 +9,7 @@ cursor kept across a switch follows the switch, and a path another client left o
 connection never matters. The cast, added while ``public`` holds tenant tables (an app in
 both TENANT_APPS and SHARED_APPS), fails the statement when the schema does not exist instead
 of falling through to them; ``require_provisioned`` checks the tables once per tenant.
+Transaction control, and anything sent in an aborted transaction, goes without the path.
 ``executemany``, ``copy``, ``stream`` and named cursors cannot carry a second statement: they
 get the path as a statement of its own in the same transaction.
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,7 +34,6 @@ from django_tenants.postgresql_backend.base import DatabaseWrapper as TenantsDat
 from django_tenants.postgresql_backend.base import is_valid_schema_name
 from psycopg import sql
 
-from omnitenant import lookup
 from omnitenant.context import TenantContext
 from omnitenant.exceptions import IsolationError, TenantNotProvisioned
 from omnitenant.isolation import SCHEMA, isolation_of
@@ -60,9 +61,15 @@ _TRANSACTION_CONTROL = re.compile(
     re.IGNORECASE,
 )
 
-# (alias, schema) -> (lookup generation when its tables were found complete, whether the
+# (alias, schema) -> (monotonic time until which its tables are known complete, whether the
 # public schema holds tenant tables at all: only then can a missing schema expose them).
-_provisioned: dict[tuple[str, str], tuple[int, bool]] = {}
+_provisioned: dict[tuple[str, str], tuple[float, bool]] = {}
+# (alias, schema) -> (monotonic time until which it is known incomplete, the error message).
+_not_provisioned: dict[tuple[str, str], tuple[float, str]] = {}
+# A complete schema is checked again after this long, however it changed in another process.
+PROVISIONED_TTL = 300.0
+# An incomplete one answers from memory this long: one catalog query a second, not a request.
+NOT_PROVISIONED_TTL = 1.0
 
 _MISSING_TABLES_SQL = """
 SELECT to_regnamespace(%(schema)s) IS NOT NULL, ARRAY(
@@ -105,7 +112,7 @@ def install(wrapper: Any) -> None:
 def release(wrapper: Any) -> None:
     """Hand ``wrapper`` back to TenantContext after omnitenant drove django-tenants' switch."""
     wrapper.set_schema_to_public()
-    _provisioned.clear()  # migrations may have removed tables: check each tenant again
+    forget_provisioned()  # migrations may have removed tables: check each tenant again
     switch = vars(wrapper).get("omnitenant_switch")
     if switch is not None:
         switch.own = wrapper.tenant
@@ -224,8 +231,7 @@ def _not_provisioned_on_drop(schema: str) -> Iterator[None]:
     except psycopg.errors.InvalidSchemaName as exc:
         if f'schema "{schema}" does not exist' not in str(exc):
             raise
-        for key in [key for key in _provisioned if key[1] == schema]:
-            _provisioned.pop(key, None)
+        forget_provisioned()
         raise TenantNotProvisioned(_not_provisioned_message(schema, ())) from exc
 
 
@@ -245,16 +251,20 @@ def _not_provisioned_message(schema: str, tables: tuple[str, ...] | list[str]) -
 def require_provisioned(wrapper: Any, schema: str) -> bool:
     """Raise TenantNotProvisioned unless schema ``schema`` has every tenant table public has.
 
-    One catalog query per tenant and process, repeated after lookups are invalidated
-    (a tenant saved, provisioned or dropped anywhere); only a complete schema is cached.
-    True when public holds tenant tables: then statements must fail if the schema vanishes.
-    Without any, a missing schema cannot expose another's rows ("relation does not exist").
+    One catalog query per tenant and process, kept until this process provisions, migrates
+    or drops a schema (``forget_provisioned``), at most PROVISIONED_TTL seconds; an
+    incomplete schema is remembered for NOT_PROVISIONED_TTL seconds. True when public holds
+    tenant tables: then statements must fail if the schema vanishes. Without any, a missing
+    schema cannot expose another's rows ("relation does not exist").
     """
     key = (wrapper.alias, schema)
-    generation = lookup.generation()
+    now = time.monotonic()
     known = _provisioned.get(key)
-    if known is not None and known[0] == generation:
+    if known is not None and known[0] > now:
         return known[1]
+    refused = _not_provisioned.get(key)
+    if refused is not None and refused[0] > now:
+        raise TenantNotProvisioned(refused[1])
     shared = [public_schema_name(), *extra_search_paths()]
     wrapper.ensure_connection()
     with psycopg.ClientCursor(wrapper.connection) as cursor:
@@ -264,9 +274,18 @@ def require_provisioned(wrapper: Any, schema: str) -> bool:
         )
         exists, missing, guard = cursor.fetchone()
     if missing:
-        raise TenantNotProvisioned(_not_provisioned_message(schema, missing if exists else ()))
-    _provisioned[key] = (generation, guard)
+        message = _not_provisioned_message(schema, missing if exists else ())
+        _not_provisioned[key] = (now + NOT_PROVISIONED_TTL, message)
+        raise TenantNotProvisioned(message)
+    _not_provisioned.pop(key, None)
+    _provisioned[key] = (now + PROVISIONED_TTL, guard)
     return guard
+
+
+def forget_provisioned() -> None:
+    """Check every schema again at its next statement: one was created, migrated or dropped."""
+    _provisioned.clear()
+    _not_provisioned.clear()
 
 
 def _tenant_tables() -> list[str]:
