@@ -191,6 +191,7 @@ def create(tenant: Any) -> bool:
         return False
     with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
         cursor.execute(f"CREATE SCHEMA {quote_schema_name(schema_name(tenant))}")
+    _forget_provisioned()
     mark(tenant)
     return True
 
@@ -205,6 +206,7 @@ def drop_named(name: str) -> None:
     """Drop schema ``name`` (a tenant's or an aside one) and everything in it."""
     with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
         cursor.execute(f"DROP SCHEMA IF EXISTS {quote_schema_name(name)} CASCADE")
+    _forget_provisioned()
 
 
 def move_aside(tenant: Any, state: str = aside.KEPT) -> str:
@@ -219,6 +221,7 @@ def move_aside(tenant: Any, state: str = aside.KEPT) -> str:
             f"ALTER SCHEMA {quote_schema_name(schema_name(tenant))} "
             f"RENAME TO {quote_schema_name(name)}"
         )
+    _forget_provisioned()
     _comment(name, aside.marker(tenant, state))
     return name
 
@@ -239,6 +242,12 @@ def asides() -> list[tuple[aside.Aside, dict[str, Any] | None]]:
         if parsed is not None:
             found.append((parsed, aside.read_marker(comment)))
     return found
+
+
+def _forget_provisioned() -> None:
+    from omnitenant.isolation import search_path
+
+    search_path.forget_provisioned()
 
 
 def _comment(name: str, text: str) -> None:

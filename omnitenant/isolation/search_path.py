@@ -9,6 +9,7 @@ cursor kept across a switch follows the switch, and a path another client left o
 connection never matters. The cast, added while ``public`` holds tenant tables (an app in
 both TENANT_APPS and SHARED_APPS), fails the statement when the schema does not exist instead
 of falling through to them; ``require_provisioned`` checks the tables once per tenant.
+Transaction control, and anything sent in an aborted transaction, goes without the path.
 ``executemany``, ``copy``, ``stream`` and named cursors cannot carry a second statement: they
 get the path as a statement of its own in the same transaction.
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,22 +34,42 @@ from django_tenants.postgresql_backend.base import DatabaseWrapper as TenantsDat
 from django_tenants.postgresql_backend.base import is_valid_schema_name
 from psycopg import sql
 
-from omnitenant import lookup
 from omnitenant.context import TenantContext
 from omnitenant.exceptions import IsolationError, TenantNotProvisioned
 from omnitenant.isolation import SCHEMA, isolation_of
 from omnitenant.isolation.schema import extra_search_paths, follows_context, public_schema_name
 
+_INERROR = psycopg.pq.TransactionStatus.INERROR
+
+# Comments and blanks before a statement's first keyword.
+_LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.DOTALL)
+
 # Statements PostgreSQL refuses inside a transaction block, which a multi-statement packet is.
 _OUTSIDE_TRANSACTIONS = re.compile(
-    r"\s*(?:(?:CREATE|DROP|ALTER)\s+DATABASE|VACUUM|(?:CREATE|DROP)\s+TABLESPACE|ALTER\s+SYSTEM"
-    r"|(?:CREATE\s+(?:UNIQUE\s+)?|DROP\s+|REINDEX\s+.*)INDEX\s+CONCURRENTLY)",
+    r"(?:(?:CREATE|DROP|ALTER)\s+DATABASE|VACUUM|(?:CREATE|DROP)\s+TABLESPACE|ALTER\s+SYSTEM"
+    r"|(?:CREATE|DROP)\s+SUBSCRIPTION|CLUSTER\s*(?:;|$)"
+    r"|(?:CREATE\s+(?:UNIQUE\s+)?|DROP\s+)INDEX\s+CONCURRENTLY"
+    r"|REINDEX\b(?:.*\bCONCURRENTLY\b|\s*(?:\([^)]*\))?\s*(?:SCHEMA|DATABASE|SYSTEM)\b)"
+    r"|ALTER\s+TABLE\b.*\bDETACH\s+PARTITION\b.*\bCONCURRENTLY\b)",
     re.IGNORECASE | re.DOTALL,
 )
 
-# (alias, schema) -> (lookup generation when its tables were found complete, whether the
+# Transaction control touches no table: it needs no path, and after an error PostgreSQL
+# accepts nothing else (a prefixed ROLLBACK TO SAVEPOINT would be refused).
+_TRANSACTION_CONTROL = re.compile(
+    r"(?:BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT|SAVEPOINT|RELEASE)\b",
+    re.IGNORECASE,
+)
+
+# (alias, schema) -> (monotonic time until which its tables are known complete, whether the
 # public schema holds tenant tables at all: only then can a missing schema expose them).
-_provisioned: dict[tuple[str, str], tuple[int, bool]] = {}
+_provisioned: dict[tuple[str, str], tuple[float, bool]] = {}
+# (alias, schema) -> (monotonic time until which it is known incomplete, the error message).
+_not_provisioned: dict[tuple[str, str], tuple[float, str]] = {}
+# A complete schema is checked again after this long, however it changed in another process.
+PROVISIONED_TTL = 300.0
+# An incomplete one answers from memory this long: one catalog query a second, not a request.
+NOT_PROVISIONED_TTL = 1.0
 
 _MISSING_TABLES_SQL = """
 SELECT to_regnamespace(%(schema)s) IS NOT NULL, ARRAY(
@@ -90,7 +112,7 @@ def install(wrapper: Any) -> None:
 def release(wrapper: Any) -> None:
     """Hand ``wrapper`` back to TenantContext after omnitenant drove django-tenants' switch."""
     wrapper.set_schema_to_public()
-    _provisioned.clear()  # migrations may have removed tables: check each tenant again
+    forget_provisioned()  # migrations may have removed tables: check each tenant again
     switch = vars(wrapper).get("omnitenant_switch")
     if switch is not None:
         switch.own = wrapper.tenant
@@ -209,8 +231,7 @@ def _not_provisioned_on_drop(schema: str) -> Iterator[None]:
     except psycopg.errors.InvalidSchemaName as exc:
         if f'schema "{schema}" does not exist' not in str(exc):
             raise
-        for key in [key for key in _provisioned if key[1] == schema]:
-            _provisioned.pop(key, None)
+        forget_provisioned()
         raise TenantNotProvisioned(_not_provisioned_message(schema, ())) from exc
 
 
@@ -230,16 +251,20 @@ def _not_provisioned_message(schema: str, tables: tuple[str, ...] | list[str]) -
 def require_provisioned(wrapper: Any, schema: str) -> bool:
     """Raise TenantNotProvisioned unless schema ``schema`` has every tenant table public has.
 
-    One catalog query per tenant and process, repeated after lookups are invalidated
-    (a tenant saved, provisioned or dropped anywhere); only a complete schema is cached.
-    True when public holds tenant tables: then statements must fail if the schema vanishes.
-    Without any, a missing schema cannot expose another's rows ("relation does not exist").
+    One catalog query per tenant and process, kept until this process provisions, migrates
+    or drops a schema (``forget_provisioned``), at most PROVISIONED_TTL seconds; an
+    incomplete schema is remembered for NOT_PROVISIONED_TTL seconds. True when public holds
+    tenant tables: then statements must fail if the schema vanishes. Without any, a missing
+    schema cannot expose another's rows ("relation does not exist").
     """
     key = (wrapper.alias, schema)
-    generation = lookup.generation()
+    now = time.monotonic()
     known = _provisioned.get(key)
-    if known is not None and known[0] == generation:
+    if known is not None and known[0] > now:
         return known[1]
+    refused = _not_provisioned.get(key)
+    if refused is not None and refused[0] > now:
+        raise TenantNotProvisioned(refused[1])
     shared = [public_schema_name(), *extra_search_paths()]
     wrapper.ensure_connection()
     with psycopg.ClientCursor(wrapper.connection) as cursor:
@@ -249,9 +274,18 @@ def require_provisioned(wrapper: Any, schema: str) -> bool:
         )
         exists, missing, guard = cursor.fetchone()
     if missing:
-        raise TenantNotProvisioned(_not_provisioned_message(schema, missing if exists else ()))
-    _provisioned[key] = (generation, guard)
+        message = _not_provisioned_message(schema, missing if exists else ())
+        _not_provisioned[key] = (now + NOT_PROVISIONED_TTL, message)
+        raise TenantNotProvisioned(message)
+    _not_provisioned.pop(key, None)
+    _provisioned[key] = (now + PROVISIONED_TTL, guard)
     return guard
+
+
+def forget_provisioned() -> None:
+    """Check every schema again at its next statement: one was created, migrated or dropped."""
+    _provisioned.clear()
+    _not_provisioned.clear()
 
 
 def _tenant_tables() -> list[str]:
@@ -278,10 +312,24 @@ def _join(prefix: str, query: Any) -> Any:
     return prefix + str(query)
 
 
-def _outside_transactions(query: Any) -> bool:
+def _statement_start(query: Any) -> str | None:
     if isinstance(query, bytes):
         query = query.decode(errors="replace")
-    return isinstance(query, str) and _OUTSIDE_TRANSACTIONS.match(query) is not None
+    if not isinstance(query, str):
+        return None
+    return query[_LEADING.match(query).end() :]
+
+
+def _needs_no_path(connection: psycopg.Connection[Any], query: Any) -> bool:
+    if connection.info.transaction_status == _INERROR:
+        return True  # refused anyway until the rollback, which must reach the server
+    start = _statement_start(query)
+    return start is not None and _TRANSACTION_CONTROL.match(start) is not None
+
+
+def _outside_transactions(query: Any) -> bool:
+    start = _statement_start(query)
+    return start is not None and _OUTSIDE_TRANSACTIONS.match(start) is not None
 
 
 # --- cursors ---------------------------------------------------------------------------------
@@ -293,15 +341,28 @@ class TenantCursor(Cursor):
     switch: Switch
 
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        if _needs_no_path(self.connection, query):
+            return super().execute(query, params, **kwargs)
         prefix, schema = self.switch.prefix()
         if _outside_transactions(query):
-            # Cannot share a packet: a session-level path, then the statement.
-            super().execute(prefix.replace("', true)", "', false)"))
-            return super().execute(query, params, **kwargs)
+            return self._outside_transaction(prefix, query, params, **kwargs)
         with _not_provisioned_on_drop(schema):
             super().execute(_join(prefix, query), params, **kwargs)
         self.nextset()  # the caller sees its own statement's result and rowcount
         return self
+
+    def _outside_transaction(self, prefix: str, query: Any, params: Any, **kwargs: Any) -> Any:
+        # Cannot share a packet: a session-level path, the statement, then a path naming no
+        # tenant, so that the server session never keeps the tenant's.
+        super().execute(prefix.replace("', true)", "', false)"))
+        try:
+            return super().execute(query, params, **kwargs)
+        finally:
+            if self.connection.info.transaction_status != _INERROR:
+                # Otherwise the rollback undoes the session-level path anyway.
+                public = public_schema_name()
+                reset = _prefix(public, True, public, extra_search_paths())
+                super().execute(reset.replace("', true)", "', false)"))
 
     def executemany(self, query: Any, params_seq: Any, **kwargs: Any) -> None:
         with self.switch.own_statement(self.connection):
