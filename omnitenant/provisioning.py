@@ -468,6 +468,7 @@ def _settle(connection: Any, entry: aside.Aside, tenant_id: str, pk: Any) -> str
     if (
         row.tenant_id == tenant_id
         and isolation_of(row) == DATABASE
+        and database_isolation.set_aside_from(row, entry)
         and not database_isolation.exists(row)
     ):
         database_isolation.publish(row, entry.name)

@@ -336,6 +336,14 @@ def publish(tenant: Any, staged: str) -> None:
     _provisioned.pop(connection.alias, None)
 
 
+def set_aside_from(tenant: Any, entry: aside.Aside) -> bool:
+    """False when SQLite aside ``entry`` was set aside from another file than ``tenant``'s."""
+    connection = connections[register(tenant)]
+    if connection.vendor != "sqlite":
+        return True
+    return entry.rest.partition(".")[2] == os.path.basename(_sqlite_path(connection) or "")
+
+
 def move_aside(tenant: Any, state: str = aside.KEPT) -> str:
     """Rename ``tenant``'s database out of every tenant's reach; returns the new name."""
     connection = connections[register(tenant)]
