@@ -73,8 +73,9 @@ def _check_existing(tenant: Any, adopt_existing: bool, stdout: TextIO | None) ->
     if not adopt_existing:
         msg = (
             f"Tenant {tenant.tenant_id!r}: the {where} already exists and was not provisioned "
-            "for this tenant row; it may hold another tenant's data. Move it away, or pass "
-            "--adopt-existing (adopt_existing=True) to make it this tenant's data."
+            "for this tenant row (it has no owner mark of this row); it may hold another "
+            "tenant's data. Move it away, or pass --adopt-existing (adopt_existing=True) to "
+            "make it this tenant's data, e.g. once per tenant provisioned before owner marks."
         )
         raise ProvisioningError(msg)
     strategy.mark(tenant)
@@ -115,11 +116,13 @@ def _provision(
     ``database.create_staged``); the caller drops it if the transaction fails.
     """
     strategy = _strategy(tenant)
-    if strategy is database_isolation:
-        _refuse_shared_alias(tenant)
-    else:
+    if strategy is not database_isolation:
         schema_isolation.require_schemas(tenant)
         schema_isolation.schema_name(tenant)
+    else:
+        _refuse_shared_alias(tenant)
+        if _connection_of(tenant).vendor == "sqlite":
+            database_isolation.sqlite_pk(tenant)  # refused before anything is created
     options = _migrate_options(verbosity)
     stream = stdout or sys.stdout
     if strategy.exists(tenant):
@@ -127,6 +130,7 @@ def _provision(
         if migrate:
             strategy.migrate(tenant, options, stream)
         return
+    clear_caches(tenant)  # entries a previous tenant with this id left
     if strategy is database_isolation and database_isolation.stages(tenant):
         staged = database_isolation.create_staged(tenant)
         state["created"] = True
@@ -207,11 +211,17 @@ def provision_tenant(
 
 
 def is_provisioned(tenant: Any) -> bool:
-    """True when ``tenant``'s schema or database exists and is this row's (False if unknown)."""
+    """True when ``tenant``'s schema or database exists and is this row's (False if unknown).
+
+    For display only (``list_tenants``): an error reads as False, so never decide on it.
+    """
     strategy = _strategy(tenant)
     try:
         return strategy.exists(tenant) and strategy.owned(tenant)
     except (IsolationError, DatabaseError):
+        logger.warning(
+            "Cannot tell whether tenant %r is provisioned", tenant.tenant_id, exc_info=True
+        )
         return False
 
 
@@ -222,7 +232,7 @@ def clear_caches(tenant: Any) -> list[str]:
     Without the cache patch nothing is tenant-scoped, so nothing is cleared.
     """
     from django.conf import settings
-    from django.core.cache import caches
+    from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 
     from omnitenant.patches.cache import is_patched
 
@@ -233,58 +243,86 @@ def clear_caches(tenant: Any) -> list[str]:
         for alias, options in settings.CACHES.items():
             if options.get("TENANT_ISOLATION", True) is False:
                 continue
-            try:
-                caches[alias].clear()
-            except Exception as exc:
-                msg = (
-                    f"Could not clear tenant {tenant.tenant_id!r}'s entries on cache alias "
-                    f"{alias!r} ({type(exc).__name__}: {exc}); nothing was deleted. Bring the "
-                    "cache back and delete the tenant again."
-                )
-                raise ProvisioningError(msg) from exc
+            # caches["default"] would be routed to the tenant's cache_alias: clear each alias's
+            # own backend, then the routed one (isolated keys on a shared alias, see CACHES).
+            _clear(tenant, alias, caches.unrouted(alias))
             cleared.append(alias)
+        if getattr(tenant, "cache_alias", None):
+            _clear(tenant, tenant.cache_alias, caches[DEFAULT_CACHE_ALIAS])
     return cleared
+
+
+def _clear(tenant: Any, alias: str, backend: Any) -> None:
+    try:
+        backend.clear()
+    except Exception as exc:
+        msg = (
+            f"Could not clear tenant {tenant.tenant_id!r}'s entries on cache alias {alias!r} "
+            f"({type(exc).__name__}: {exc}); nothing was deleted or created. Bring the cache "
+            "back and try again."
+        )
+        raise ProvisioningError(msg) from exc
+
+
+def _clear_caches_on_commit(tenant: Any) -> None:
+    """Clear ``tenant``'s cache entries again once the transaction commits (requests refill)."""
+
+    def clear() -> None:
+        try:
+            clear_caches(tenant)
+        except ProvisioningError:
+            logger.exception(
+                "Tenant %r is deleted but its cache entries could not be cleared after the "
+                "commit; clear them by hand",
+                tenant.tenant_id,
+            )
+
+    transaction.on_commit(clear, using=DEFAULT_DB_ALIAS)
 
 
 def delete_tenant(tenant: Any, *, drop_data: bool = False) -> str | None:
     """Delete ``tenant``'s row and domains, clear its cache entries, keep or drop its data.
 
-    Kept data is renamed out of reach (``_kept_<utc time>_<tenant_id>``, see
-    ``kept_data``); the new name is returned. Dropped data goes only once the row's deletion
-    has committed: a schema is dropped in the same transaction, a database is renamed aside
-    first, dropped on commit and renamed back if the transaction fails.
+    The data is the schema or database at the tenant's name, marked or not (data from before
+    owner marks), unless another tenant row claims the same database alias. Kept data is
+    renamed out of reach (``_kept_<utc time>_<tenant_id>``, see ``kept_data``). Dropped
+    data goes only once the row's deletion has committed: a schema is dropped in the same
+    transaction, a database is renamed aside first, dropped on commit and renamed back if
+    the transaction fails. Returns the kept name, or with ``drop_data`` the name the data
+    was dropped under; None when the tenant had no data.
     """
     strategy = _strategy(tenant)
     clear_caches(tenant)
-    present = is_provisioned(tenant)
+    present = _has_data(tenant)
     if strategy is schema_isolation:
         with transaction.atomic(using=DEFAULT_DB_ALIAS):
             tenant.delete()
+            _clear_caches_on_commit(tenant)
             if not present:
                 return None
             if drop_data:
                 schema_isolation.drop(tenant)
-                return None
+                return schema_isolation.schema_name(tenant)
             return schema_isolation.move_aside(tenant)
     connection = _connection_of(tenant)
     if not present or database_isolation.configured(tenant):
         if present and not drop_data:
             database_isolation.move_aside(tenant)  # raises: explains the choice
+        name = str(connection.settings_dict["NAME"])
         with transaction.atomic(using=DEFAULT_DB_ALIAS):
             tenant.delete()
+            _clear_caches_on_commit(tenant)
             if present:
                 transaction.on_commit(
-                    lambda: _drop_after_commit(
-                        tenant, connection, connection.settings_dict["NAME"]
-                    ),
-                    using=DEFAULT_DB_ALIAS,
+                    lambda: _drop_after_commit(tenant, connection, name), using=DEFAULT_DB_ALIAS
                 )
         database_isolation.unregister_alias(connection.alias)
-        return None
+        return name if present else None
     name = database_isolation.move_aside(tenant, aside.DROP if drop_data else aside.KEPT)
     try:
         with transaction.atomic(using=DEFAULT_DB_ALIAS):
             tenant.delete()
+            _clear_caches_on_commit(tenant)
             if drop_data:
                 transaction.on_commit(
                     lambda: _drop_after_commit(tenant, connection, name), using=DEFAULT_DB_ALIAS
@@ -294,7 +332,33 @@ def delete_tenant(tenant: Any, *, drop_data: bool = False) -> str | None:
         logger.warning("Deleting tenant %r failed: its database is back in place", tenant.tenant_id)
         raise
     database_isolation.unregister_alias(connection.alias)
-    return None if drop_data else name
+    return name
+
+
+def _has_data(tenant: Any) -> bool:
+    """True when data sits at ``tenant``'s name and no other tenant row claims it."""
+    try:
+        if not _strategy(tenant).exists(tenant):
+            return False
+    except DatabaseError as exc:
+        msg = (
+            f"Cannot tell whether tenant {tenant.tenant_id!r}'s schema or database exists "
+            f"({type(exc).__name__}: {exc}); nothing was deleted. Bring it back and try again."
+        )
+        raise ProvisioningError(msg) from exc
+    if _strategy(tenant) is schema_isolation:
+        return True
+    others = get_tenant_model()._default_manager.filter(db_alias=tenant.db_alias)
+    other = others.exclude(pk=tenant.pk).values_list("tenant_id", flat=True).first()
+    if other is not None:
+        logger.warning(
+            "Tenant %r: its database alias %r is claimed by tenant %r too; its data is left alone",
+            tenant.tenant_id,
+            tenant.db_alias,
+            other,
+        )
+        return False
+    return True
 
 
 def _drop_after_commit(tenant: Any, connection: Any, name: str) -> None:
@@ -362,31 +426,61 @@ def _asides() -> list[tuple[str, list[tuple[aside.Aside, dict[str, Any] | None]]
 def cleanup_orphans(*, min_age: float = 300.0) -> list[str]:
     """Finish or undo database steps a killed process left half done; each one is logged.
 
-    A staged database whose row committed is renamed into place; one whose row never came is
-    dropped. A database set aside to be dropped is dropped once its row is gone, or renamed
-    back when the row is still there. Kept data is never touched. Entries younger than
-    ``min_age`` seconds may belong to a process still running and are left alone.
+    Each staged (``_new_``) or to-be-dropped (``_drop_``) database names its owner row's pk.
+    When that row is still there and its database is missing, the aside is renamed into
+    place; when the row is gone, it is dropped. Any other entry (no readable owner, or the
+    row's database exists) is left alone and logged, never published to another row with
+    the same tenant_id. Kept data is never touched, nor entries younger than ``min_age``
+    seconds, which may belong to a process still running.
     """
     done = []
     now = time.time()
-    tenants = get_tenant_model()._default_manager
     for connection in database_isolation.places():
         for entry, record in database_isolation.asides_at(connection):
-            if entry.state == aside.KEPT:
+            if entry.state == aside.KEPT or now - entry.at.timestamp() < min_age:
                 continue
             tenant_id = (record or {}).get("tenant_id") or entry.rest.partition(".")[0]
-            row = tenants.filter(tenant_id=tenant_id, isolation_type="database").first()
-            if row is not None and not is_provisioned(row):
-                database_isolation.publish(row, entry.name)
-                action = "renamed back into place" if entry.state == aside.DROP else "completed"
-            elif now - entry.at.timestamp() >= min_age:
-                database_isolation.drop_named(connection, entry.name)
-                action = "dropped"
-            else:
+            action = _settle(connection, entry, tenant_id, (record or {}).get("pk"))
+            if action is None:
                 continue
             logger.warning("Orphaned database %r of tenant %r: %s", entry.name, tenant_id, action)
             done.append(f"{entry.name}: {action}")
     return done
+
+
+def _settle(connection: Any, entry: aside.Aside, tenant_id: str, pk: Any) -> str | None:
+    """Publish or drop one orphaned aside database; what was done, or None when left alone."""
+    if pk is None:
+        logger.warning(
+            "Orphaned database %r of tenant %r names no owner row; left alone, drop it by hand "
+            "once you know whose it is",
+            entry.name,
+            tenant_id,
+        )
+        return None
+    try:
+        row = get_tenant_model()._default_manager.filter(pk=pk).first()
+    except (ValueError, ValidationError):
+        row = None  # a pk this tenant model cannot have: its row is gone
+    if row is None:
+        database_isolation.drop_named(connection, entry.name)
+        return "dropped"
+    if (
+        row.tenant_id == tenant_id
+        and isolation_of(row) == DATABASE
+        and database_isolation.set_aside_from(row, entry)
+        and not database_isolation.exists(row)
+    ):
+        database_isolation.publish(row, entry.name)
+        return "renamed back into place" if entry.state == aside.DROP else "completed"
+    logger.warning(
+        "Orphaned database %r of tenant %r: its row (pk %r) has a database already; left "
+        "alone, compare the two and drop one by hand",
+        entry.name,
+        tenant_id,
+        pk,
+    )
+    return None
 
 
 def migrate_tenant(

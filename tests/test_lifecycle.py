@@ -1,6 +1,10 @@
 """A tenant's life: created, provisioned, deleted, its id reused; nothing passes between."""
 
+import contextlib
 import io
+import os
+import shutil
+import sqlite3
 import uuid
 from types import SimpleNamespace
 
@@ -10,15 +14,18 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, IntegrityError, connection, connections
+from django.db.models.signals import pre_delete
 from django.template import Context, Template
 from django_tenants.utils import schema_exists
 
 from omnitenant import TenantContext
 from omnitenant.exceptions import IsolationError, TenantNotProvisioned
-from omnitenant.isolation import database
+from omnitenant.isolation import aside, database
 from omnitenant.isolation import schema as schema_isolation
-from omnitenant.provisioning import deprovision_tenant, kept_data
+from omnitenant.lookup import invalidate
+from omnitenant.provisioning import cleanup_orphans, deprovision_tenant, kept_data
 from tests.isolation.tenants import PREFIX, sqlite_tenant
+from tests.isolation.tenants import schema_tenant as schema_isolation_tenant
 from tests.tenantapp.models import Note
 from tests.testapp.models import Tenant
 
@@ -44,6 +51,7 @@ def sqlite_aliases(django_db_setup, django_db_blocker):
 @pytest.fixture(autouse=True)
 def clean():
     yield
+    invalidate()  # the flush after each test sends no signals: forget the looked-up rows
     for tenant_id in ("acme", "lazy"):
         deprovision_tenant(
             SimpleNamespace(tenant_id=tenant_id, isolation_type="schema"), drop_data=True
@@ -249,3 +257,155 @@ def test_a_commit_failure_during_drop_data_loses_neither_row_nor_data(tenant_id)
         command("delete_tenant", tenant_id, "--noinput", "--drop-data")
     assert read_everything(tenant_id)[0] == ["committed"]
     assert not [entry for entry in kept_data() if entry["tenant_id"] == tenant_id]
+
+
+def sqlite_row(tenant_id="lcpied"):
+    return Tenant.objects.create(
+        tenant_id=tenant_id,
+        name="Pied",
+        isolation_type="database",
+        db_alias=f"{PREFIX}_{tenant_id}",
+    )
+
+
+def asides_of(tenant_id, state):
+    place = connections[f"{PREFIX}_{tenant_id}"]
+    return [
+        e.name
+        for e, r in database.asides_at(place)
+        if e.state == state and e.rest.startswith(tenant_id)
+    ]
+
+
+def test_a_failed_drop_is_never_published_to_a_new_row_with_the_same_id():
+    command(
+        "create_tenant",
+        "lcpied",
+        "Old",
+        "--isolation",
+        "database",
+        "--db-alias",
+        f"{PREFIX}_lcpied",
+    )
+    write_everything("lcpied", "old customer")
+    old = Tenant.objects.get(tenant_id="lcpied")
+    database.move_aside(old, aside.DROP)  # what a delete --drop-data whose drop failed leaves
+    Tenant.objects.filter(pk=old.pk).delete()
+    database.unregister_alias(f"{PREFIX}_lcpied")
+    sqlite_row()
+    command("provision_tenant", "lcpied")  # its cleanup leaves the young entry alone
+    assert len(asides_of("lcpied", aside.DROP)) == 1
+    assert read_everything("lcpied")[0] == []
+    assert [line.split(": ")[1] for line in cleanup_orphans(min_age=0)] == ["dropped"]
+    assert asides_of("lcpied", aside.DROP) == []
+    assert read_everything("lcpied")[0] == []
+
+
+def test_cleanup_never_replaces_a_live_database_it_cannot_read():
+    command(
+        "create_tenant",
+        "lcpied",
+        "Pied",
+        "--isolation",
+        "database",
+        "--db-alias",
+        f"{PREFIX}_lcpied",
+    )
+    write_everything("lcpied", "live")
+    tenant = Tenant.objects.get(tenant_id="lcpied")
+    live = connections[f"{PREFIX}_lcpied"].settings_dict["NAME"]
+    staged = database._aside_of(connections[f"{PREFIX}_lcpied"], aside.NEW, "lcpied")
+    shutil.copy(live, staged)  # a staged copy marked for this very row
+    connections[f"{PREFIX}_lcpied"].close()
+    with contextlib.closing(sqlite3.connect(live, timeout=0)) as holder:
+        holder.execute("BEGIN EXCLUSIVE")  # "database is locked" for everyone else
+        assert cleanup_orphans(min_age=0) == []
+        holder.rollback()
+    assert read_everything("lcpied")[0] == ["live"]
+    assert os.path.exists(staged)
+    database.drop_named(connections[f"{PREFIX}_lcpied"], staged)
+    assert database.owned(tenant)
+
+
+def test_rename_refuses_to_replace_an_existing_sqlite_file():
+    place = connections[f"{PREFIX}_lcpied"]
+    folder = os.path.dirname(place.settings_dict["NAME"])
+    old, new = (os.path.join(folder, f"{PREFIX}_rename_{n}.sqlite3") for n in ("old", "new"))
+    for path, text in ((old, "moved"), (new, "kept")):
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            db.execute(f"CREATE TABLE {text} (id int)")
+    try:
+        with pytest.raises(IsolationError, match=r"exists already .*Nothing was renamed"):
+            database.rename(place, old, new)
+        with contextlib.closing(sqlite3.connect(new)) as db:
+            assert db.execute("SELECT name FROM sqlite_master").fetchall() == [("kept",)]
+        assert os.path.exists(old)
+    finally:
+        for path in (old, new):
+            os.remove(path)
+
+
+def test_a_sqlite_tenant_with_a_non_integer_pk_is_refused_clearly():
+    tenant = SimpleNamespace(**vars(sqlite_tenant("lcpied")), pk="a-uuid")
+    with pytest.raises(IsolationError, match=r"pk 'a-uuid'.*integer primary key"):
+        database.sqlite_pk(tenant)
+
+
+@pytest.mark.parametrize("drop", [False, True], ids=["kept", "dropped"])
+def test_deleting_a_tenant_with_an_unmarked_schema_moves_or_drops_it(drop):
+    make_foreign_schema("acme")  # provisioned before owner marks existed
+    Tenant.objects.create(tenant_id="acme", name="Acme")
+    output = command("delete_tenant", "acme", "--noinput", *(["--drop-data"] if drop else []))
+    assert not schema_exists("acme")
+    kept = [entry for entry in kept_data() if entry["tenant_id"] == "acme"]
+    if drop:
+        assert "its schema 'acme' was dropped." in output
+        assert kept == []
+    else:
+        assert f"its schema 'acme' was kept as {kept[0]['name']!r}" in output
+
+
+def test_provision_tenant_refuses_an_unmarked_schema_of_its_own_row_unless_adopted():
+    make_foreign_schema("lazy")
+    Tenant.objects.create(tenant_id="lazy", name="Lazy")
+    with pytest.raises(CommandError, match=r"no owner mark .*--adopt-existing"):
+        command("provision_tenant", "lazy")
+    assert "Adopted the existing schema 'lazy'" in command(
+        "provision_tenant", "lazy", "--adopt-existing"
+    )
+    assert command("provision_tenant", "lazy").endswith("already existed, migrated.\n")
+
+
+def test_deletion_clears_the_default_alias_of_a_tenant_routed_elsewhere():
+    command("create_tenant", "acme", "Acme")
+    with TenantContext.use_tenant(Tenant.objects.get(tenant_id="acme")):
+        caches["default"].set("settings", "old customer")
+    Tenant.objects.filter(tenant_id="acme").update(cache_alias="redis")
+    command("delete_tenant", "acme", "--noinput", "--drop-data")
+    with TenantContext.use_tenant(schema_isolation_tenant("acme")):
+        assert caches["default"].get("settings") is None
+
+
+def test_entries_written_while_a_deletion_runs_are_cleared_on_commit():
+    command("create_tenant", "acme", "Acme")
+
+    def a_request_meanwhile(sender, instance, **kwargs):
+        with TenantContext.use_tenant(instance):
+            caches["redis"].set("settings", "old customer")
+
+    pre_delete.connect(a_request_meanwhile, sender=Tenant)
+    try:
+        command("delete_tenant", "acme", "--noinput", "--drop-data")
+    finally:
+        pre_delete.disconnect(a_request_meanwhile, sender=Tenant)
+    with TenantContext.use_tenant(schema_isolation_tenant("acme")):
+        assert caches["redis"].get("settings") is None
+
+
+def test_provision_tenant_clears_what_a_previous_tenant_left():
+    with TenantContext.use_tenant(schema_isolation_tenant("lazy")):
+        caches["redis"].set("settings", "old customer")  # e.g. its row deleted by the ORM
+    Tenant.objects.create(tenant_id="lazy", name="Lazy")
+    command("provision_tenant", "lazy")
+    with TenantContext.use_tenant(Tenant.objects.get(tenant_id="lazy")):
+        assert caches["redis"].get("settings") is None

@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import re
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -255,14 +256,29 @@ def mark(tenant: Any) -> None:
     """Record in ``tenant``'s database that it belongs to this tenant row."""
     connection = connections[register(tenant)]
     if connection.vendor == "sqlite":
-        pk = getattr(tenant, "pk", None)
+        pk = sqlite_pk(tenant)
         with connection.cursor() as cursor:
             cursor.execute(f"PRAGMA application_id = {_APPLICATION_ID}")
-            cursor.execute(f"PRAGMA user_version = {int(pk) if isinstance(pk, int) else 0}")
+            cursor.execute(f"PRAGMA user_version = {pk}")
     elif connection.vendor == "postgresql":
         _pg_run(
             connection, "COMMENT ON DATABASE {} IS %s", _name(connection), [aside.marker(tenant)]
         )
+
+
+def sqlite_pk(tenant: Any) -> int:
+    """``tenant``'s pk as SQLite's ``user_version`` records it: 1 to 2**31-1 (0: no pk)."""
+    pk = getattr(tenant, "pk", None)
+    if pk is None:
+        return 0  # a tenant object without a row (scripts, tests)
+    if isinstance(pk, bool) or not isinstance(pk, int) or not 0 < pk < 2**31:
+        msg = (
+            f"Tenant {tenant.tenant_id!r} has pk {pk!r}: a SQLite tenant database records its "
+            "owner row's pk in PRAGMA user_version, an integer from 1 to 2**31-1. Give the "
+            "tenant model an integer primary key, or keep such tenants on PostgreSQL."
+        )
+        raise IsolationError(msg)
+    return pk
 
 
 def stages(tenant: Any) -> bool:
@@ -320,6 +336,14 @@ def publish(tenant: Any, staged: str) -> None:
     _provisioned.pop(connection.alias, None)
 
 
+def set_aside_from(tenant: Any, entry: aside.Aside) -> bool:
+    """False when SQLite aside ``entry`` was set aside from another file than ``tenant``'s."""
+    connection = connections[register(tenant)]
+    if connection.vendor != "sqlite":
+        return True
+    return entry.rest.partition(".")[2] == os.path.basename(_sqlite_path(connection) or "")
+
+
 def move_aside(tenant: Any, state: str = aside.KEPT) -> str:
     """Rename ``tenant``'s database out of every tenant's reach; returns the new name."""
     connection = connections[register(tenant)]
@@ -371,9 +395,15 @@ def rename(connection: Any, old: str, new: str) -> None:
         if not os.path.exists(old):
             msg = f"Cannot rename SQLite file {old!r}: it does not exist."
             raise IsolationError(msg)
+        targets = [new + suffix for suffix in _SQLITE_FILES if os.path.exists(new + suffix)]
+        for target in targets:
+            if os.path.getsize(target) > 0:
+                raise _target_exists(old, target)
+        for target in targets:  # empty files SQLite made on connecting: they hold nothing
+            os.remove(target)
         for suffix in _SQLITE_FILES:
             if os.path.exists(old + suffix):
-                os.replace(old + suffix, new + suffix)
+                _move_file(old + suffix, new + suffix)
         return
     with connection._nodb_cursor() as cursor:
         # Renaming needs the database idle: other sessions of the tenant are ended first.
@@ -383,6 +413,28 @@ def rename(connection: Any, old: str, new: str) -> None:
             [old],
         )
     _pg_run(connection, "ALTER DATABASE {} RENAME TO " + connection.ops.quote_name(new), old)
+
+
+def _target_exists(old: str, new: str) -> IsolationError:
+    msg = (
+        f"Cannot rename database {old!r} to {new!r}: {new!r} exists already and may be a live "
+        "tenant's. Nothing was renamed; move one of them away by hand."
+    )
+    return IsolationError(msg)
+
+
+def _move_file(old: str, new: str) -> None:
+    """Rename file ``old`` to ``new``, refusing (never replacing) an existing ``new``."""
+    try:
+        os.link(old, new)  # fails when ``new`` exists, unlike os.replace
+    except FileExistsError:
+        raise _target_exists(old, new) from None
+    except OSError:  # no hard links on this file system: checked just before
+        if os.path.exists(new):
+            raise _target_exists(old, new) from None
+        os.rename(old, new)
+        return
+    os.unlink(old)
 
 
 def places() -> list[Any]:
@@ -439,7 +491,8 @@ def asides_at(connection: Any) -> list[tuple[aside.Aside, dict[str, Any] | None]
                 continue
             tenant_id = parsed.rest.partition(".")[0]
             path = os.path.join(folder, entry)
-            found.append((dataclasses.replace(parsed, name=path), {"tenant_id": tenant_id}))
+            record = {"tenant_id": tenant_id, "pk": _sqlite_owner_pk(path)}
+            found.append((dataclasses.replace(parsed, name=path), record))
     elif connection.vendor == "postgresql":
         with connection._nodb_cursor() as cursor:
             cursor.execute(
@@ -452,6 +505,18 @@ def asides_at(connection: Any) -> list[tuple[aside.Aside, dict[str, Any] | None]
             if parsed is not None:
                 found.append((parsed, aside.read_marker(comment)))
     return found
+
+
+def _sqlite_owner_pk(path: str) -> int | None:
+    """The owner row's pk marked in SQLite file ``path``; None when unmarked or unreadable."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            application_id = db.execute("PRAGMA application_id").fetchone()[0]
+            pk = db.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.Error:
+        logger.warning("Cannot read the owner mark of SQLite file %r", path, exc_info=True)
+        return None
+    return pk if application_id == _APPLICATION_ID and pk else None
 
 
 def _name(connection: Any) -> str:

@@ -52,15 +52,15 @@ class Command(BaseCommand):
                 msg = f"Deletion of tenant {tenant_id!r} cancelled; nothing was changed."
                 raise CommandError(msg)
         try:
-            kept = delete_tenant(tenant, drop_data=drop_data)
+            moved = delete_tenant(tenant, drop_data=drop_data)
         except OmnitenantError as exc:
             msg = f"Cannot delete tenant {tenant_id!r}: {exc}"
             raise CommandError(msg) from exc
         if options["verbosity"] > 0:
-            if drop_data:
-                done = f"its {storage} was dropped"
-            elif kept:
-                done = f"its {storage} was kept as {kept!r} (see manage.py list_tenants --kept)"
-            else:
+            if moved is None:
                 done = "it had no schema or database"
+            elif drop_data:
+                done = f"its {storage} was dropped"
+            else:
+                done = f"its {storage} was kept as {moved!r} (see manage.py list_tenants --kept)"
             self.stdout.write(self.style.SUCCESS(f"Deleted tenant {tenant_id!r}; {done}."))

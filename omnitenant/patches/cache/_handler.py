@@ -57,6 +57,10 @@ class TenantAwareCacheWrapper(CacheHandler):
         setattr(self._connections, alias, connection)
         return connection
 
+    def unrouted(self, alias: str) -> Any:
+        """The tenant-aware backend of ``alias`` itself, never routed to a tenant's cache_alias."""
+        return super().__getitem__(alias)
+
     def _route(self, alias: str) -> str:
         if alias in self.settings:
             return alias
