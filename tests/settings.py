@@ -49,7 +49,13 @@ CACHES = {
 # and tests never clear memcached with no tenant (that would be a global flush_all).
 
 CACHE_TEST_PREFIX = os.environ.get("OMNITENANT_CACHE_PREFIX") or f"t{uuid.uuid4().hex[:12]}"
+# Processes the tests start (servers, killed commands) inherit this run's prefix and files.
+os.environ["OMNITENANT_CACHE_PREFIX"] = CACHE_TEST_PREFIX
 CACHE_TEST_DIR = os.path.join(tempfile.gettempdir(), f"omnitenant-cache-{CACHE_TEST_PREFIX}")
+# Database tenants' SQLite files, and the ones kept or dropped aside, per run: a run never
+# sees another run's kept data.
+TENANT_DATA_DIR = os.path.join(tempfile.gettempdir(), f"omnitenant-data-{CACHE_TEST_PREFIX}")
+os.makedirs(TENANT_DATA_DIR, exist_ok=True)
 CACHES.update(
     {
         "locmem": {
@@ -109,7 +115,7 @@ OMNITENANT_CONFIG = {
     "TENANT_DATABASE": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.path.join(
-            tempfile.gettempdir(),
+            TENANT_DATA_DIR,
             os.environ.get("OMNITENANT_TEST_DB", "omnitenant") + "_{tenant_id}.sqlite3",
         ),
     },

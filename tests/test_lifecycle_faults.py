@@ -6,7 +6,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 
 import pytest
@@ -22,7 +21,9 @@ RUNS = [(f"kill{n}", "schema" if n % 2 else "database") for n in range(10)]
 
 
 def sqlite_path(test_db, tenant_id):
-    return os.path.join(tempfile.gettempdir(), f"{test_db}_{tenant_id}.sqlite3")
+    from django.conf import settings
+
+    return os.path.join(settings.TENANT_DATA_DIR, f"{test_db}_{tenant_id}.sqlite3")
 
 
 def sqlite_tables(path):
