@@ -20,7 +20,7 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 
 from omnitenant.context import TenantContext, validate_tenant_id
 from omnitenant.exceptions import IsolationError, ProvisioningError
-from omnitenant.isolation import DATABASE, aside, isolation_of
+from omnitenant.isolation import DATABASE, aside, isolation_of, search_path
 from omnitenant.isolation import database as database_isolation
 from omnitenant.isolation import schema as schema_isolation
 from omnitenant.isolation._django_tenants import LinePrefixStream
@@ -239,7 +239,8 @@ def clear_caches(tenant: Any) -> list[str]:
     if not is_patched():
         return []
     cleared = []
-    with TenantContext.use_tenant(tenant):
+    # The tenant's schema may not exist: a database cache's table is shared (public) anyway.
+    with TenantContext.use_tenant(tenant), search_path.shared_tables_only():
         for alias, options in settings.CACHES.items():
             if options.get("TENANT_ISOLATION", True) is False:
                 continue

@@ -50,7 +50,12 @@ def sqlite_aliases(django_db_setup, django_db_blocker):
 
 @pytest.fixture(autouse=True)
 def clean():
+    remove_test_data()  # also what other test modules left under these ids
     yield
+    remove_test_data()
+
+
+def remove_test_data():
     invalidate()  # the flush after each test sends no signals: forget the looked-up rows
     for tenant_id in ("acme", "lazy"):
         deprovision_tenant(

@@ -25,6 +25,7 @@ import functools
 import re
 import time
 from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import psycopg
@@ -149,6 +150,23 @@ def _prefix(
     return f"SELECT set_config('search_path', '{path}', true){check}; "
 
 
+_shared_only: ContextVar[bool] = ContextVar("omnitenant_shared_only", default=False)
+
+
+@contextlib.contextmanager
+def shared_tables_only() -> Iterator[None]:
+    """Statements in the block see the public schema only, whatever tenant is active.
+
+    For omnitenant's own work on shared tables for a tenant that may have no schema (yet or
+    any more), e.g. clearing its entries in the database cache while it is provisioned.
+    """
+    token = _shared_only.set(True)
+    try:
+        yield
+    finally:
+        _shared_only.reset(token)
+
+
 class Switch:
     """Decides, per statement, the search path of one django-tenants connection."""
 
@@ -168,7 +186,7 @@ class Switch:
         tenant = TenantContext.get_tenant()
         public = public_schema_name()
         schema = public
-        if tenant is not None and isolation_of(tenant) == SCHEMA:
+        if tenant is not None and isolation_of(tenant) == SCHEMA and not _shared_only.get():
             schema = tenant.tenant_id
         wrapper = self.wrapper
         extra = extra_search_paths()
