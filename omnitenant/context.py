@@ -8,7 +8,14 @@ import functools
 import inspect
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+)
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import ContextVar, Token
 from types import TracebackType
@@ -92,7 +99,39 @@ def _notify_all(tenant: Any) -> BaseException | None:
     return first_error
 
 
-def _activate(tenant: Any) -> tuple[Token[Any], Any]:
+# --- entering and leaving, for omnitenant's own hot callers ------------------------------
+# Frame: what ``leave`` needs to undo an ``enter`` (opaque to callers).
+Frame = tuple[Token[Any], Any, Any]
+
+#: The active tenant, or None, as ``TenantContext.get_tenant()`` answers (no wrapper call).
+current = _current.get
+
+
+def enter(tenant: Any) -> Frame:
+    """Check ``tenant`` as ``use_tenant`` does, make it current and tell the subscribers."""
+    # The known-valid case inline: this runs on every request.
+    if tenant is not None and not (
+        type(tenant_id := getattr(tenant, "tenant_id", None)) is str and tenant_id in _valid_ids
+    ):
+        _validate_tenant(tenant)
+    return _activate(tenant)
+
+
+def leave(frame: Frame) -> None:
+    """Undo the ``enter`` that returned ``frame``: restore and announce the outer tenant."""
+    token, previous, tenant = frame
+    try:
+        _current.reset(token)
+    except ValueError:  # see _restore (not called here: this runs on every scope exit)
+        _current.set(previous)
+    error = _notify_all(previous)
+    if tenant is not None and tenant_deactivated.receivers:
+        tenant_deactivated.send(sender=TenantContext, tenant=tenant)
+    if error is not None:
+        raise error
+
+
+def _activate(tenant: Any) -> Frame:
     previous = _current.get()
     token = _current.set(tenant)
     try:
@@ -105,7 +144,7 @@ def _activate(tenant: Any) -> tuple[Token[Any], Any]:
         _restore(token, previous)
         _notify_all(previous)
         raise
-    return token, previous
+    return token, previous, tenant
 
 
 def _restore(token: Token[Any], previous: Any) -> None:
@@ -117,16 +156,65 @@ def _restore(token: Token[Any], previous: Any) -> None:
         _current.set(previous)
 
 
-def _deactivate(token: Token[Any], previous: Any, tenant: Any) -> None:
+# A context variable set across a ``yield`` would stay set in the consumer, so iteration
+# runs each step inside the tenant, which is inactive between steps.
+
+
+def iterate_in(tenant: Any, iterable: Iterable[Any]) -> Generator[Any, Any, Any]:
+    """Yield ``iterable``'s items, each produced inside ``tenant``; closing it closes them.
+
+    Values sent in reach a generator's ``send``; its return value is returned.
+    """
+    if tenant is not None:
+        _validate_tenant(tenant)
+    iterator = iter(iterable)
+    advance = iterator.send if isinstance(iterator, Generator) else None
+    sent = None
     try:
-        _current.reset(token)
-    except ValueError:  # see _restore (not called here: this runs on every scope exit)
-        _current.set(previous)
-    error = _notify_all(previous)
-    if tenant is not None and tenant_deactivated.receivers:
-        tenant_deactivated.send(sender=TenantContext, tenant=tenant)
-    if error is not None:
-        raise error
+        while True:
+            frame = _activate(tenant)
+            try:
+                value = next(iterator) if advance is None else advance(sent)
+            except StopIteration as stop:
+                return stop.value
+            finally:
+                leave(frame)
+            sent = yield value
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            frame = _activate(tenant)
+            try:
+                close()
+            finally:
+                leave(frame)
+
+
+async def aiterate_in(tenant: Any, iterable: AsyncIterable[Any]) -> AsyncGenerator[Any, Any]:
+    """``iterate_in`` for async iterables: each item is awaited inside ``tenant``."""
+    if tenant is not None:
+        _validate_tenant(tenant)
+    iterator = aiter(iterable)
+    advance = iterator.asend if isinstance(iterator, AsyncGenerator) else None
+    sent = None
+    try:
+        while True:
+            frame = _activate(tenant)
+            try:
+                value = await (anext(iterator) if advance is None else advance(sent))
+            except StopAsyncIteration:
+                return
+            finally:
+                leave(frame)
+            sent = yield value
+    finally:
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            frame = _activate(tenant)
+            try:
+                await aclose()
+            finally:
+                leave(frame)
 
 
 class _TenantScope:
@@ -148,9 +236,9 @@ class _TenantScope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        (token, previous), outer = _entered.get()
+        frame, outer = _entered.get()
         _entered.set(outer)
-        _deactivate(token, previous, self._tenant)
+        leave(frame)
 
     async def __aenter__(self) -> Any:
         return self.__enter__()
@@ -186,26 +274,10 @@ class _TenantScope:
         return wrapper  # type: ignore[return-value]
 
 
-# A context variable set across a ``yield`` would stay set in the consumer, so decorated
-# generators run each step inside the tenant, which is inactive between steps.
-
-
 def _wrap_generator(func: Callable[..., Any], tenant: Any) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        generator = func(*args, **kwargs)
-        sent = None
-        try:
-            while True:
-                with _TenantScope(tenant):
-                    try:
-                        value = generator.send(sent)
-                    except StopIteration as stop:
-                        return stop.value
-                sent = yield value
-        finally:
-            with _TenantScope(tenant):
-                generator.close()
+        return (yield from iterate_in(tenant, func(*args, **kwargs)))
 
     return wrapper
 
@@ -213,19 +285,18 @@ def _wrap_generator(func: Callable[..., Any], tenant: Any) -> Callable[..., Any]
 def _wrap_async_generator(func: Callable[..., Any], tenant: Any) -> Callable[..., Any]:
     @functools.wraps(func)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        generator = func(*args, **kwargs)
+        # ``yield from`` by hand (async generators have none), so the wrapper stays one.
+        steps = aiterate_in(tenant, func(*args, **kwargs))
         sent = None
         try:
             while True:
-                async with _TenantScope(tenant):
-                    try:
-                        value = await generator.asend(sent)
-                    except StopAsyncIteration:
-                        return
+                try:
+                    value = await steps.asend(sent)
+                except StopAsyncIteration:
+                    return
                 sent = yield value
         finally:
-            async with _TenantScope(tenant):
-                await generator.aclose()
+            await steps.aclose()
 
     return wrapper
 
@@ -242,11 +313,13 @@ class TenantContext:
     there, and a new ``threading.Thread`` starts with no tenant. asgiref's
     ``sync_to_async``/``async_to_sync`` and ``TenantThreadPoolExecutor`` carry it across.
 
-    Subscribers (the cache patch, the router) are called with the new current tenant on
-    every change, in registration order, in both directions and to and from None. If one
-    raises while a tenant is being entered, the outer tenant is restored and every
-    subscriber is told so before the error propagates. ``tenant_activated`` and
-    ``tenant_deactivated`` are sent when a non-None tenant's block starts and ends.
+    Subscribers are called with the new current tenant on every change, in registration
+    order, in both directions and to and from None; omnitenant's own is the schema switch
+    (``omnitenant.isolation.schema.follow_tenant``), while the cache patch and the router read
+    the tenant when they need it. If a subscriber raises while a tenant is being entered, the
+    outer tenant is restored and every subscriber is told so before the error propagates.
+    ``tenant_activated`` and ``tenant_deactivated`` are sent when a non-None tenant's block
+    starts and ends.
     """
 
     @staticmethod

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
@@ -14,9 +14,9 @@ from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
 
-from omnitenant import lookup
+from omnitenant import context, lookup
 from omnitenant.conf import get_config
-from omnitenant.context import TenantContext, _activate, _deactivate, _validate_tenant
+from omnitenant.context import TenantContext
 from omnitenant.exceptions import TenantNotFound, TenantNotProvisioned
 from omnitenant.isolation import schema as schema_isolation
 from omnitenant.resolvers import get_header_value, get_request_host, get_resolvers, is_public_host
@@ -100,11 +100,11 @@ class TenantMiddleware:
             return vary_on_tenant_header(unavailable(request, exc))
         _prepare(request, tenant)
         # use_tenant() without its scope object: this frame is the one that leaves it.
-        frame = _activate(tenant)
+        frame = context.enter(tenant)
         try:
             response = self.get_response(request)
         finally:
-            _deactivate(*frame, tenant)
+            context.leave(frame)
         if response.streaming:
             _keep_tenant_while_streaming(response, tenant)
         return vary_on_tenant_header(response)
@@ -126,11 +126,11 @@ class TenantMiddleware:
             return vary_on_tenant_header(unavailable(request, exc))
         _prepare(request, tenant)
         get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
-        frame = _activate(tenant)
+        frame = context.enter(tenant)
         try:
             response = await get_response(request)
         finally:
-            _deactivate(*frame, tenant)
+            context.leave(frame)
         if response.streaming:
             _keep_tenant_while_streaming(response, tenant)
         return vary_on_tenant_header(response)
@@ -158,8 +158,6 @@ def vary_on_tenant_header(response: HttpResponseBase) -> HttpResponseBase:
 
 
 def _prepare(request: HttpRequest, tenant: Any) -> None:
-    if tenant is not None:
-        _validate_tenant(tenant)  # as use_tenant() would
     request.tenant = tenant  # type: ignore[attr-defined]
     config = get_config()
     urlconf = config.public_urlconf if tenant is None else config.tenant_urlconf
@@ -228,43 +226,8 @@ def _service_unavailable(message: str, retry_after: int) -> HttpResponse:
 
 
 def _keep_tenant_while_streaming(response: Any, tenant: Any) -> None:
+    # Each chunk is produced inside the tenant, which is inactive between chunks.
     if response.is_async:
-        response.streaming_content = _astream(response.streaming_content, tenant)
+        response.streaming_content = context.aiterate_in(tenant, response.streaming_content)
     else:
-        response.streaming_content = _stream(response.streaming_content, tenant)
-
-
-def _stream(content: Iterator[Any], tenant: Any) -> Iterator[Any]:
-    # A context variable set inside a generator stays set in its consumer between
-    # yields, so the tenant is entered and left around each chunk instead.
-    iterator = iter(content)
-    try:
-        while True:
-            with TenantContext.use_tenant(tenant):
-                try:
-                    chunk = next(iterator)
-                except StopIteration:
-                    return
-            yield chunk
-    finally:
-        close = getattr(iterator, "close", None)
-        if close is not None:
-            with TenantContext.use_tenant(tenant):
-                close()
-
-
-async def _astream(content: AsyncIterator[Any], tenant: Any) -> AsyncIterator[Any]:
-    iterator = aiter(content)
-    try:
-        while True:
-            async with TenantContext.use_tenant(tenant):
-                try:
-                    chunk = await anext(iterator)
-                except StopAsyncIteration:
-                    return
-            yield chunk
-    finally:
-        aclose = getattr(iterator, "aclose", None)
-        if aclose is not None:
-            async with TenantContext.use_tenant(tenant):
-                await aclose()
+        response.streaming_content = context.iterate_in(tenant, response.streaming_content)

@@ -23,7 +23,7 @@ from omnitenant.exceptions import IsolationError, ProvisioningError
 from omnitenant.isolation import DATABASE, aside, isolation_of, search_path
 from omnitenant.isolation import database as database_isolation
 from omnitenant.isolation import schema as schema_isolation
-from omnitenant.isolation._django_tenants import LinePrefixStream
+from omnitenant.isolation.migration_executors import LinePrefixStream
 from omnitenant.lookup import get_domain_model, get_tenant_model
 
 logger = logging.getLogger(__name__)

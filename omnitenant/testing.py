@@ -7,7 +7,7 @@ Installed as the pytest plugin ``omnitenant.testing``; the fixtures need pytest-
 - ``tenant_client``: a ``TenantClient`` for ``tenant``.
 
 Nothing here imports the project's models at import time, so the plugin loads before
-Django is configured.
+Django is configured. The clients, ``create_tenant_row`` and ``reset_lookups`` need no pytest.
 """
 
 from __future__ import annotations
@@ -15,11 +15,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import pytest
 from asgiref.sync import sync_to_async
 from django.test import AsyncClient, AsyncRequestFactory, Client, RequestFactory
 
 from omnitenant.conf import get_config
+
+try:
+    import pytest
+except ImportError:  # the helpers work without pytest; the fixtures are then plain functions
+    pytest = None  # type: ignore[assignment]
+
+
+def _fixture(func: Any) -> Any:
+    return func if pytest is None else pytest.fixture(func)
 
 
 def tenant_host(tenant: Any) -> str:
@@ -142,20 +150,33 @@ def create_tenant_row(
     return tenant
 
 
-@pytest.fixture
+def reset_lookups() -> None:
+    """Start tenant lookups cold: forget the cached ones here and in other processes.
+
+    Also stops this process' stamp listener (the next lookup starts one under the settings in
+    force then). Call it where a test changes tenant rows or lookup settings behind the
+    signals' back (a rolled-back transaction, ``QuerySet.update``, ``override_settings``).
+    """
+    from omnitenant import lookup
+
+    lookup.before_fork()
+    lookup.invalidate()
+
+
+@_fixture
 def tenant_factory(db: None) -> Callable[..., Any]:
     """Create tenants: ``tenant_factory("globex", domains=["globex.io"], is_active=False)``."""
     return create_tenant_row
 
 
-@pytest.fixture
+@_fixture
 def tenant(tenant_factory: Callable[..., Any]) -> Any:
     """An active tenant ``"acme"`` reachable at ``acme.<BASE_DOMAIN>`` (not activated)."""
     base_domain = get_config().base_domain
     return tenant_factory("acme", domains=[f"acme.{base_domain}"] if base_domain else ())
 
 
-@pytest.fixture
+@_fixture
 def tenant_client(tenant: Any) -> TenantClient:
     """A ``TenantClient`` whose requests go to the ``tenant`` fixture."""
     return TenantClient(tenant)

@@ -8,19 +8,13 @@ import uuid
 import warnings
 
 import pytest
-from django.core.cache import cache, caches
+from django.core.cache import caches
 
 from omnitenant import TenantContext, lookup
 from omnitenant.lookup import _stamp
 from tests.testapp.models import Domain, Tenant
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_lookups():
-    cache.clear()
-    lookup.invalidate()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_lookups")]
 
 
 def test_lookups_by_id_and_domain():
@@ -94,7 +88,7 @@ def stamp_in(settings):
         lookup.invalidate()
 
     yield use
-    _stamp.stop_watching(timeout=5)
+    lookup.before_fork()
 
 
 @pytest.fixture

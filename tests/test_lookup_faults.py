@@ -96,7 +96,7 @@ def stamp_on(settings):
         }
 
     yield use
-    _stamp.stop_watching(timeout=5)
+    lookup.before_fork()
 
 
 @pytest.fixture

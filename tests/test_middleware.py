@@ -7,7 +7,6 @@ import uuid
 
 import pytest
 from asgiref.sync import async_to_sync, iscoroutinefunction
-from django.core.cache import cache
 from django.test import AsyncClient, Client
 
 from omnitenant import TenantContext, lookup, middleware
@@ -16,7 +15,7 @@ from omnitenant.middleware import TenantMiddleware
 from omnitenant.testing import create_tenant_row
 from tests.testapp.models import Domain
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_lookups")]
 
 
 class HostAsyncClient(AsyncClient):
@@ -95,12 +94,6 @@ def send(stack):
 def view(stack):
     """The URL prefix of the view flavour that fits the stack (sync views on WSGI)."""
     return (lambda name: f"/{name}/") if stack == "wsgi" else (lambda name: f"/a{name}/")
-
-
-@pytest.fixture(autouse=True)
-def fresh_lookups():
-    cache.clear()
-    lookup.invalidate()
 
 
 @pytest.fixture
@@ -400,7 +393,7 @@ def test_change_made_in_another_process_is_pushed_to_this_one(send, view, tenant
         assert time.monotonic() < deadline, "the change never reached this process"
         time.sleep(0.01)
     assert_refused(send(view("whoami"), "acme.example.com"), "acme.example.com")
-    _stamp.stop_watching(timeout=5)
+    lookup.before_fork()
 
 
 # --- lifetime ---------------------------------------------------------------------------

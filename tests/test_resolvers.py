@@ -1,7 +1,6 @@
 import re
 
 import pytest
-from django.core.cache import cache
 from django.test import RequestFactory
 
 from omnitenant import lookup
@@ -18,15 +17,9 @@ from omnitenant.resolvers import (
 from omnitenant.testing import create_tenant_row
 from tests.testapp.models import Domain
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_lookups")]
 
 rf = RequestFactory()
-
-
-@pytest.fixture(autouse=True)
-def fresh_lookups():
-    cache.clear()
-    lookup.invalidate()
 
 
 @pytest.fixture

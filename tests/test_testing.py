@@ -5,7 +5,6 @@ import sys
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.core.cache import cache
 
 from omnitenant import TenantContext, lookup
 from omnitenant.testing import (
@@ -13,16 +12,13 @@ from omnitenant.testing import (
     AsyncTenantRequestFactory,
     TenantClient,
     TenantRequestFactory,
+    reset_lookups,
     tenant_host,
 )
 from tests.testapp.models import Domain, Tenant
 from tests.testapp.views import whoami
 
-
-@pytest.fixture(autouse=True)
-def fresh_lookups():
-    cache.clear()
-    lookup.invalidate()
+pytestmark = pytest.mark.usefixtures("fresh_lookups")
 
 
 def test_tenant_fixture_is_a_saved_active_tenant_with_its_subdomain(tenant):
@@ -109,6 +105,36 @@ def test_plugin_module_imports_no_models_and_needs_no_settings():
         capture_output=True,
         text=True,
         env={"PATH": "/usr/bin:/bin"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.django_db
+def test_reset_lookups_makes_the_next_lookup_query(tenant, django_assert_num_queries):
+    lookup.tenant_by_id("acme")
+    # A change no signal reports: only a reset makes this process see it.
+    Tenant.objects.filter(tenant_id="acme").update(name="Renamed")
+    assert lookup.tenant_by_id("acme").name == "Acme"
+    reset_lookups()
+    with django_assert_num_queries(1):
+        assert lookup.tenant_by_id("acme").name == "Renamed"
+
+
+def test_reset_lookups_needs_no_pytest():
+    code = (
+        "import sys\n"
+        "sys.modules['pytest'] = None\n"  # as if not installed
+        "import django\n"
+        "django.setup()\n"
+        "from omnitenant.testing import reset_lookups\n"
+        "reset_lookups()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "tests.settings"},
         check=False,
     )
     assert result.returncode == 0, result.stderr

@@ -31,7 +31,7 @@ from omnitenant.conf import get_config
 from omnitenant.context import TenantContext
 from omnitenant.exceptions import IsolationError, TenantNotProvisioned
 from omnitenant.isolation import aside
-from omnitenant.isolation._django_tenants import LinePrefixStream
+from omnitenant.isolation.migration_executors import LinePrefixStream
 
 logger = logging.getLogger(__name__)
 

@@ -262,7 +262,7 @@ def migrate(tenant: Any, options: dict[str, Any], stdout: Any, *, label: str = "
     output line with ``[schema:acme]``. It writes to ``sys.stdout``, hence the redirect. The
     tenant is active meanwhile so data migrations' queries are routed to it.
     """
-    from omnitenant.isolation._django_tenants import run_migrations
+    from omnitenant.isolation.migration_executors import run_migrations
 
     require_schemas(tenant)
     with (
@@ -275,7 +275,7 @@ def migrate(tenant: Any, options: dict[str, Any], stdout: Any, *, label: str = "
 
 def migrate_public(options: dict[str, Any], stdout: Any) -> None:
     """Migrate the public schema (shared apps) with django-tenants' ``run_migrations``."""
-    from omnitenant.isolation._django_tenants import run_migrations
+    from omnitenant.isolation.migration_executors import run_migrations
 
     with (
         _driving_django_tenants(),

@@ -39,6 +39,7 @@ from omnitenant.lookup._stamp import STAMP_KEY
 __all__ = [
     "STAMP_KEY",
     "acompare_stamp",
+    "before_fork",
     "connect_invalidation",
     "generation",
     "get_domain_model",
@@ -289,6 +290,15 @@ def invalidate() -> None:
     stamp = uuid.uuid4().hex
     _cache.adopt(stamp)
     _stamp.send_stamp(stamp)
+
+
+def before_fork() -> None:
+    """Stop this process' stamp listener thread and wait for it; the next lookup restarts it.
+
+    Call it before forking workers, so that no child inherits a lock that thread held, and
+    to make the next lookup subscribe afresh under the settings in force then.
+    """
+    _stamp.stop_watching(timeout=2 * _stamp.POLL_SECONDS)
 
 
 def generation() -> int:

@@ -38,7 +38,7 @@ from django.utils.module_loading import import_string
 from omnitenant.conf import get_config
 from omnitenant.context import without_tenant
 from omnitenant.exceptions import ConfigurationError
-from omnitenant.patches.cache._backends import redis_clients
+from omnitenant.patches.cache import redis_clients
 
 try:
     from redis.exceptions import RedisError

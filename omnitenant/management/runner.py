@@ -21,8 +21,8 @@ from django.core.cache import caches
 from django.core.management import call_command
 from django.db import connections
 
+from omnitenant import lookup
 from omnitenant.context import TenantContext
-from omnitenant.lookup._stamp import POLL_SECONDS, stop_watching
 from omnitenant.management.wrapping import command_for_tenant, fetch_command
 
 Sink = Callable[[str], Any]
@@ -152,7 +152,7 @@ def run_in_workers(
     connections.close_all()
     caches.close_all()
     # Fork with no other thread running: a child inherits no lock one of them held.
-    stop_watching(timeout=2 * POLL_SECONDS)
+    lookup.before_fork()
     context = multiprocessing.get_context("fork")
     tasks = context.Queue()
     stop = context.Event()

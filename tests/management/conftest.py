@@ -1,16 +1,11 @@
 import pytest
-from django.core.cache import cache
 
-from omnitenant import lookup
 from tests.testapp.models import Domain, Tenant
 
 
 @pytest.fixture(autouse=True)
-def fresh_lookups():
-    cache.clear()
-    lookup.invalidate()
-    yield
-    lookup.invalidate()
+def _cold_lookups(fresh_lookups):
+    """Every command test starts (and leaves) with cold tenant lookups."""
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from asgiref.local import Local
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from omnitenant.patches.cache._backends import TenantCacheMixin
+from omnitenant.patches.cache._backends import TenantCacheMixin, redis_clients
 from omnitenant.patches.cache._handler import TenantAwareCacheWrapper
 from omnitenant.patches.cache._handler import TenantCacheProxy as TenantCacheProxyType
 from omnitenant.patches.cache._keys import GENERATION_TTL, RESERVED_PREFIX, forget_generations
@@ -27,6 +27,7 @@ __all__ = [
     "TenantCacheProxyType",
     "is_patched",
     "patch_django_cache",
+    "redis_clients",
     "unpatch_django_cache",
 ]
 

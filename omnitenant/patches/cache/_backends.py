@@ -21,7 +21,7 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.memcached import BaseMemcachedCache
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 
-from omnitenant.context import _current
+from omnitenant.context import current
 from omnitenant.patches.cache._keys import (
     _refuse,
     bump_generation,
@@ -73,7 +73,7 @@ class TenantCacheMixin:
         """Inside a tenant remove only its entries; with no tenant, clear everything."""
         if not self._omnitenant_isolated:
             return super().clear()  # type: ignore[misc]
-        tenant = _current.get()
+        tenant = current()
         if tenant is None:
             _refuse(None, self._omnitenant_alias)
             forget_generations(self._omnitenant_namespace)
@@ -237,7 +237,7 @@ def _tenant_made_key(inner: Any) -> Any:
     """
 
     def make_key(key: Any, version: Any = None, prefix: str | None = None) -> Any:
-        tenant = _current.get()
+        tenant = current()
         tenant_id = None if tenant is None else tenant.tenant_id
         if isinstance(key, CacheKey):
             if tenant_id is None or (type(key) is TenantCacheKey and key.tenant_id == tenant_id):
@@ -255,7 +255,7 @@ def _tenant_reverse_key(inner: Any) -> Any:
 
     def reverse_key(key: str) -> str:
         key = inner(key)
-        tenant = _current.get()
+        tenant = current()
         if tenant is not None and key.startswith(head := f"{tenant.tenant_id}:"):
             return key[len(head) :]
         return key

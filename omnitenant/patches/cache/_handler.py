@@ -8,7 +8,7 @@ from typing import Any
 from django.core.cache import DEFAULT_CACHE_ALIAS, CacheHandler
 from django.utils.connection import ConnectionProxy
 
-from omnitenant.context import _current
+from omnitenant.context import current
 from omnitenant.patches.cache._backends import make_tenant_aware
 
 logger = logging.getLogger("omnitenant.patches.cache")
@@ -41,7 +41,7 @@ class TenantAwareCacheWrapper(CacheHandler):
 
     def __getitem__(self, alias: str) -> Any:
         if alias == DEFAULT_CACHE_ALIAS:
-            tenant = _current.get()
+            tenant = current()
             if tenant is not None and getattr(tenant, "cache_alias", None):
                 alias = self._route(tenant.cache_alias)
                 if self.settings[alias].get("TENANT_ISOLATION", True) is False:

@@ -16,7 +16,7 @@ from typing import Any
 from django.core.cache.backends.base import default_key_func
 
 from omnitenant.conf import get_config
-from omnitenant.context import _current, without_tenant
+from omnitenant.context import current, without_tenant
 from omnitenant.exceptions import InvalidCacheVersion, NoTenantActive
 
 KeyFunc = Callable[[Any, str, Any], str]
@@ -56,7 +56,7 @@ def refuse_version(version: Any, alias: str) -> None:
 
 def tenant_key_func(inner: KeyFunc, alias: str) -> KeyFunc:
     """A key function storing ``k`` as the logical key ``"{tenant_id}:k"`` inside a tenant."""
-    get = _current.get
+    get = current
     if inner is default_key_func:
         # Same output as default_key_func, built in one step: no extra call per key.
         def key_func(key: Any, key_prefix: str, version: Any) -> str:
@@ -84,7 +84,7 @@ def tenant_key_func(inner: KeyFunc, alias: str) -> KeyFunc:
 
 def generation_key_func(inner: KeyFunc, alias: str, backend: Any, namespace: Any) -> KeyFunc:
     """Like ``tenant_key_func``, with the tenant's generation: ``"{tenant_id}.{gen}:k"``."""
-    get = _current.get
+    get = current
     monotonic = time.monotonic
 
     def key_func(key: Any, key_prefix: str, version: Any) -> str:
@@ -138,7 +138,7 @@ def refresh_generation(backend: Any) -> None:
     The generation this process remembers may be up to GENERATION_TTL old; a write made
     with it after another process's clear() would go to entries that are already gone.
     """
-    tenant = _current.get()
+    tenant = current()
     if tenant is not None:
         load_generation(backend, backend._omnitenant_namespace, tenant.tenant_id)
 

@@ -1,4 +1,4 @@
-"""The parts of django-tenants omnitenant reuses, imported in one place.
+"""The parts of django-tenants' migration executors omnitenant reuses, imported in one place.
 
 Importing its migration executors imports ``django_tenants.signals``, which connects a
 ``post_delete`` receiver to every model: it reads ``settings.TENANT_MODEL`` (a django-tenants
