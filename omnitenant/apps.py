@@ -20,6 +20,7 @@ class OmnitenantConfig(AppConfig):
             checks,  # noqa: F401 - registers the system checks
             lookup,
             origin,
+            storage,
         )
         from omnitenant.conf import read_value
         from omnitenant.context import TenantContext
@@ -30,6 +31,9 @@ class OmnitenantConfig(AppConfig):
         # the omnitenant.E001/E002 checks tell the user what to fix.
         with contextlib.suppress(LookupError, ValueError, ConfigurationError):
             lookup.connect_invalidation()
+
+        # delete_tenant drops or keeps a tenant's files once the row's deletion commits.
+        storage.connect()
 
         # Tenant rows remember their tenant: TenantRouter.allow_relation compares it.
         origin.connect()
