@@ -77,6 +77,11 @@ def save(storage, tenant, name, text):
         return storage.save(name, ContentFile(text.encode()))
 
 
+def read(storage, name):
+    with storage.open(name) as file:
+        return file.read()
+
+
 # --- isolation --------------------------------------------------------------------------------
 
 
@@ -85,7 +90,7 @@ def test_file_saved_in_acme_is_invisible_to_globex_through_every_method(storage)
     with TenantContext.use_tenant(GLOBEX):
         assert not storage.exists("docs/report.txt")
         with pytest.raises(MISSING):
-            storage.open("docs/report.txt").read()
+            read(storage, "docs/report.txt")
         with pytest.raises(MISSING):
             storage.size("docs/report.txt")
         with pytest.raises(MISSING):
@@ -106,7 +111,7 @@ def test_file_saved_in_acme_is_invisible_to_globex_through_every_method(storage)
         assert save(storage, GLOBEX, "docs/report.txt", "globex own") == "docs/report.txt"
     with TenantContext.use_tenant(ACME):
         assert storage.exists("docs/report.txt")
-        assert storage.open("docs/report.txt").read() == b"acme secret"
+        assert read(storage, "docs/report.txt") == b"acme secret"
         assert storage.size("docs/report.txt") == len("acme secret")
         assert storage.listdir("") == (["docs"], [])
         assert storage.listdir("docs") == ([], ["report.txt"])
@@ -115,7 +120,7 @@ def test_file_saved_in_acme_is_invisible_to_globex_through_every_method(storage)
         storage.delete("docs/report.txt")
         assert not storage.exists("docs/report.txt")
     with TenantContext.use_tenant(GLOBEX):
-        assert storage.open("docs/report.txt").read() == b"globex own"
+        assert read(storage, "docs/report.txt") == b"globex own"
 
 
 def test_names_are_the_tenants_own_and_land_under_its_prefix(storage, tmp_path):
