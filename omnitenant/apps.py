@@ -57,6 +57,11 @@ class OmnitenantConfig(AppConfig):
 
             patch_contenttypes_cache()
 
+        # sentry-sdk and OpenTelemetry, when installed, tag events and spans with the tenant.
+        from omnitenant.logging import connect_integrations
+
+        connect_integrations()
+
         # The tenant travels in the headers of every task message sent.
         if importlib.util.find_spec("celery") is not None:
             from omnitenant.celery import connect_celery
