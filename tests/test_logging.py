@@ -208,9 +208,12 @@ def test_current_span_gets_the_tenant_attribute():
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer(__name__)
-    with tracer.start_as_current_span("request acme"), TenantContext.use_tenant(ACME):
-        with tracer.start_as_current_span("inner"):
-            pass
+    with (
+        tracer.start_as_current_span("request acme"),
+        TenantContext.use_tenant(ACME),
+        tracer.start_as_current_span("inner"),
+    ):
+        pass
     with tracer.start_as_current_span("request globex"), TenantContext.use_tenant(GLOBEX):
         pass
     with tracer.start_as_current_span("public"):
