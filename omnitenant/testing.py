@@ -16,7 +16,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.test import AsyncClient, AsyncRequestFactory, Client, RequestFactory
+from django.test import (
+    AsyncClient,
+    AsyncRequestFactory,
+    Client,
+    RequestFactory,
+    TestCase,
+    TransactionTestCase,
+)
 
 from omnitenant.conf import get_config
 
@@ -180,3 +187,112 @@ def tenant(tenant_factory: Callable[..., Any]) -> Any:
 def tenant_client(tenant: Any) -> TenantClient:
     """A ``TenantClient`` whose requests go to the ``tenant`` fixture."""
     return TenantClient(tenant)
+
+
+# --- unittest-style test cases ----------------------------------------------------------------
+
+
+class _TenantTestMixin:
+    """Provision ``tenant_id`` once per class; run every test inside it, ``self.client`` too.
+
+    Class attributes: ``tenant_id``, ``isolation_type`` (``"schema"`` or ``"database"``),
+    ``db_alias``, ``domain`` (default ``<tenant_id>.<BASE_DOMAIN>``) and ``keep_tenant``:
+    True keeps the schema or database after the class, so the next class or run
+    (``--keepdb``) with the same ``tenant_id`` only migrates it instead of creating it.
+    """
+
+    tenant_id = "test"
+    isolation_type = "schema"
+    db_alias: str | None = None
+    domain: str | None = None
+    keep_tenant = False
+    tenant: Any
+    client: TenantClient
+
+    @classmethod
+    def _tenant_fields(cls) -> dict[str, Any]:
+        return {"isolation_type": cls.isolation_type, "db_alias": cls.db_alias}
+
+    @classmethod
+    def _provision_class_tenant(cls) -> None:
+        from types import SimpleNamespace
+
+        from omnitenant.provisioning import provision_tenant
+
+        cls._provisioned_for = SimpleNamespace(
+            tenant_id=cls.tenant_id, cache_alias=None, pk=None, **cls._tenant_fields()
+        )
+        provision_tenant(cls._provisioned_for, adopt_existing=cls.keep_tenant)
+
+    @classmethod
+    def _create_class_tenant(cls) -> None:
+        base_domain = get_config().base_domain
+        domain = cls.domain or (f"{cls.tenant_id}.{base_domain}" if base_domain else None)
+        cls.tenant = create_tenant_row(
+            cls.tenant_id, domains=[domain] if domain else (), **cls._tenant_fields()
+        )
+
+    @classmethod
+    def _drop_class_tenant(cls) -> None:
+        from omnitenant.provisioning import deprovision_tenant
+
+        if not cls.keep_tenant:
+            deprovision_tenant(cls._provisioned_for, drop_data=True)
+
+    def _enter_tenant(self) -> None:
+        from omnitenant.context import TenantContext
+
+        scope = TenantContext.use_tenant(self.tenant)
+        scope.__enter__()
+        self.addCleanup(scope.__exit__, None, None, None)
+        self.client = TenantClient(self.tenant)
+
+
+class TenantTestCase(_TenantTestMixin, TestCase):
+    """A ``django.test.TestCase`` whose tests run inside a tenant provisioned once per class."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls._provision_class_tenant()  # DDL outside the class transaction, so it can be kept
+        try:
+            super().setUpClass()
+        except BaseException:
+            cls._drop_class_tenant()
+            raise
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        cls._create_class_tenant()
+        super().setUpTestData()
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        try:
+            super().tearDownClass()
+        finally:
+            cls._drop_class_tenant()
+
+    def setUp(self) -> None:
+        self._enter_tenant()
+        super().setUp()
+
+
+class TransactionTenantTestCase(_TenantTestMixin, TransactionTestCase):
+    """A ``TransactionTestCase`` inside a tenant: tests may commit (and test on_commit)."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls._provision_class_tenant()
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        try:
+            super().tearDownClass()
+        finally:
+            cls._drop_class_tenant()
+
+    def setUp(self) -> None:
+        super().setUp()
+        self._create_class_tenant()  # the table flush removes the row after each test
+        self._enter_tenant()
