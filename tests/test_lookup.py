@@ -280,7 +280,7 @@ def test_row_read_while_a_change_lands_is_not_cached():
         # of it (a save here, or the listener thread for a save elsewhere).
         Domain.objects.filter(pk=domain.pk).update(tenant=globex)
         lookup._cache.adopt("moved-elsewhere")
-        return acme
+        return {("domain", host): acme}
 
     assert lookup._cache.get(("domain", "shop.example.org"), slow_old_read) == acme
     assert lookup.tenant_by_domain("shop.example.org") == globex
