@@ -31,7 +31,7 @@ from typing import Any
 
 from django.apps import apps
 from django.db import connections, transaction
-from django.db.models import F, Model, Q
+from django.db.models import Model, Q
 
 from omnitenant.conf import DEFAULTS, get_config, user_config
 from omnitenant.lookup import _stamp
@@ -131,13 +131,15 @@ class _ResolutionCache:
         return _tenant_or_none(found[key])
 
     def _keep(self, found: dict[tuple[str, str], Any], now: float, ttl: float, size: int) -> None:
+        spread = _spread()  # one expiry (one float) for the answers of one query
+        miss_expiry, hit_expiry = now + min(NEGATIVE_TTL, ttl) * spread, now + ttl * spread
         for key, value in found.items():
             if value is None:
-                self._misses[key] = now + min(NEGATIVE_TTL, ttl) * _spread()
+                self._misses[key] = miss_expiry
                 self._misses.move_to_end(key)
             else:
                 self._misses.pop(key, None)
-                self._hits[key] = (value, now + ttl * _spread())
+                self._hits[key] = (value, hit_expiry)
                 self._hits.move_to_end(key)
         _trim(self._misses, max(1, int(size * NEGATIVE_SIZE_RATIO)))
         _trim(self._hits, size)
@@ -387,12 +389,8 @@ def cache_size() -> int:
 
 def _load_by_id(tenant_id: str) -> dict[tuple[str, str], Any]:
     tenant = get_tenant_model()._default_manager.filter(tenant_id=tenant_id).first()
-    return {("id", tenant_id): tenant}
-
-
-# Names of the domain row's columns read along with its tenant.
-_ROW_PK = "omnitenant_domain_pk"
-_ROW_DOMAIN = "omnitenant_domain"
+    # The key shares the tenant's own string.
+    return {("id", tenant_id if tenant is None else tenant.tenant_id): tenant}
 
 
 def _load_by_domain(domain: str) -> dict[tuple[str, str], Any]:
@@ -412,22 +410,26 @@ def _load_by_domain(domain: str) -> dict[tuple[str, str], Any]:
     )
     if label is not None:
         wanted |= Q(tenant_id=label)
-    rows = (
-        get_tenant_model()
-        ._default_manager.filter(wanted)
-        .annotate(**{_ROW_PK: F(f"{relation}__pk"), _ROW_DOMAIN: F(f"{relation}__domain")})
-    )
+    model = get_tenant_model()
+    rows = model._default_manager.filter(wanted)
+    # Columns, not annotated instances: an attribute added to an instance and removed again
+    # leaves it a larger __dict__, kept as long as the tenant is cached.
+    names = [field.attname for field in model._meta.concrete_fields]
+    pk_at = names.index(model._meta.pk.attname)
     tenants: dict[Any, Any] = {}
     overlapping = []  # (domain pk, domain, tenant)
-    for row in rows:
-        row_pk, row_domain = row.__dict__.pop(_ROW_PK), row.__dict__.pop(_ROW_DOMAIN)
-        tenant = tenants.setdefault(row.pk, row)  # one instance per tenant, however many rows
+    for *values, row_pk, row_domain in rows.values_list(
+        *names, f"{relation}__pk", f"{relation}__domain"
+    ):
+        tenant = tenants.get(values[pk_at])
+        if tenant is None:  # one instance per tenant, however many rows
+            tenant = tenants[values[pk_at]] = model.from_db(rows.db, names, values)
         if row_domain is not None and (row_domain in parents or row_domain.endswith("." + domain)):
             overlapping.append((row_pk, row_domain, tenant))
     found: dict[tuple[str, str], Any] = {}
     if label is not None:
         by_label = next((t for t in tenants.values() if t.tenant_id == label), None)
-        found["id", label] = by_label
+        found["id", label if by_label is None else by_label.tenant_id] = by_label
     found["domain", domain] = _domain_owner(domain, overlapping)
     if found["domain", domain] is None and found.get(("id", label)) is not None:
         found["domain", domain] = _NO_TENANT
