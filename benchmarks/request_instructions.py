@@ -26,8 +26,6 @@ def child(variant: str, requests: int) -> None:
     sys.path.insert(0, str(HERE))
     import request_overhead as bench
 
-    # Under valgrind a run outlasts the 60 s TTL: an entry reloaded mid-run would count.
-    bench.BASE_CONFIG["RESOLUTION_CACHE_TTL"] = 3600
     bench.configure()
     from django.core.handlers.wsgi import WSGIHandler
     from django.db import connection

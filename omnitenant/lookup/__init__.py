@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
 import threading
 import time
 import uuid
@@ -33,7 +32,7 @@ from django.apps import apps
 from django.db import connections, transaction
 from django.db.models import Model, Q
 
-from omnitenant.conf import DEFAULTS, get_config, user_config
+from omnitenant.conf import get_config
 from omnitenant.lookup import _stamp
 from omnitenant.lookup._stamp import STAMP_KEY
 
@@ -41,7 +40,6 @@ __all__ = [
     "STAMP_KEY",
     "acompare_stamp",
     "before_fork",
-    "cache_size",
     "connect_invalidation",
     "generation",
     "get_domain_model",
@@ -79,16 +77,9 @@ def get_domain_model() -> type[Model]:
 
 
 class _ResolutionCache:
-    """Thread-safe LRUs of lookup results (hits, and a smaller one of misses) with expiry.
-
-    A loader answers for its key and may answer for others found by the same query; each
-    answer is an entry of its own. Entries loaded together expire at spread times, so one
-    burst of misses is not followed by another burst a TTL later.
-    """
+    """Thread-safe LRUs of lookup results (hits, and a smaller one of misses) with expiry."""
 
     def __init__(self) -> None:
-        # key -> (tenant or _NO_TENANT, expiry): one tuple per entry, the tenant shared by
-        # every key that names it.
         self._hits: OrderedDict[tuple[str, str], tuple[Any, float]] = OrderedDict()
         self._misses: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._lock = threading.Lock()
@@ -98,11 +89,9 @@ class _ResolutionCache:
         # Set by a failed stamp read: the next read that works clears, whatever it says.
         self._unsynced = False
         self._read_again_at = 0.0
-        # The LRU's size, counted at the first miss after each clear (see ``size()``).
-        self._size: int | None = None
 
-    def get(self, key: tuple[str, str], load: Callable[[str], dict[tuple[str, str], Any]]) -> Any:
-        """The cached value for ``key``, else ``load(key[1])[key]`` (kept unless it changed)."""
+    def get(self, key: tuple[str, str], load: Callable[[str], Any]) -> Any:
+        """The cached value for ``key``, else ``load(key[1])`` (cached unless a change landed)."""
         if reads_stamp():
             scope = _stamp_scope.get()
             if not scope:
@@ -110,51 +99,33 @@ class _ResolutionCache:
                 if scope is not None:
                     scope.append(True)
         if _in_changing_transaction():
-            # May be rolled back: neither served from nor kept here.
-            return _tenant_or_none(load(key[1])[key])
+            return load(key[1])  # may be rolled back: neither served from nor kept here
         now = time.monotonic()
         with self._lock:
             entry = self._hits.get(key)
             if entry is not None and entry[1] > now:
                 self._hits.move_to_end(key)
-                return None if entry[0] is _NO_TENANT else entry[0]
+                return entry[0]
             expiry = self._misses.get(key)
             if expiry is not None and expiry > now:
                 self._misses.move_to_end(key)
                 return None
             generation = self._generation
-        size = self.size()
-        found = load(key[1])
-        ttl = get_config().resolution_cache_ttl
+        value = load(key[1])
+        config = get_config()
         with self._lock:
-            if self._generation == generation:  # else read while a change landed: not kept
-                self._keep(found, now, ttl, size)
-        return _tenant_or_none(found[key])
-
-    def _keep(self, found: dict[tuple[str, str], Any], now: float, ttl: float, size: int) -> None:
-        spread = _spread()  # one expiry (one float) for the answers of one query
-        miss_expiry, hit_expiry = now + min(NEGATIVE_TTL, ttl) * spread, now + ttl * spread
-        for key, value in found.items():
+            if self._generation != generation:
+                return value  # not cached: it was read while a change landed
             if value is None:
-                self._misses[key] = miss_expiry
+                self._misses[key] = now + min(NEGATIVE_TTL, config.resolution_cache_ttl)
                 self._misses.move_to_end(key)
+                _trim(self._misses, max(1, int(config.resolution_cache_size * NEGATIVE_SIZE_RATIO)))
             else:
                 self._misses.pop(key, None)
-                self._hits[key] = (value, hit_expiry)
+                self._hits[key] = (value, now + config.resolution_cache_ttl)
                 self._hits.move_to_end(key)
-        _trim(self._misses, max(1, int(size * NEGATIVE_SIZE_RATIO)))
-        _trim(self._hits, size)
-
-    def size(self) -> int:
-        """Entries kept: RESOLUTION_CACHE_SIZE when set, else enough for every tenant and domain.
-
-        Counted (two ``count()`` queries) at the first miss after each clear, so a project
-        that grows never outgrows its cache, and never less than the setting's default.
-        """
-        size = self._size
-        if size is None:
-            size = self._size = _cache_size()
-        return size
+                _trim(self._hits, config.resolution_cache_size)
+        return value
 
     def compare_stamp(self) -> None:
         """Read the shared stamp and adopt it; on failure keep the entries (bounded by TTL)."""
@@ -196,34 +167,7 @@ class _ResolutionCache:
     def _clear_locked(self) -> None:
         self._hits.clear()
         self._misses.clear()
-        self._size = None
         self._generation += 1
-
-
-# A cached answer "no tenant" that is bounded by the tenant count (the host
-# ``<tenant_id>.<BASE_DOMAIN>`` has no domain row): kept with the tenants, not the misses.
-_NO_TENANT = object()
-# Expiry times are spread over the last quarter of the TTL, never beyond it.
-EXPIRY_SPREAD = 0.25
-# An LRU sized from the tenant count holds this many times the entries counted.
-SIZE_HEADROOM = 1.25
-
-
-def _spread() -> float:
-    return 1.0 - EXPIRY_SPREAD * random.random()
-
-
-def _tenant_or_none(value: Any) -> Any:
-    return None if value is _NO_TENANT else value
-
-
-def _cache_size() -> int:
-    if "RESOLUTION_CACHE_SIZE" in user_config():
-        return get_config().resolution_cache_size
-    # Entries: one by id per tenant, one per domain row, one per subdomain host.
-    tenants = get_tenant_model()._default_manager.count()
-    domains = get_domain_model()._default_manager.count()
-    return max(DEFAULTS["RESOLUTION_CACHE_SIZE"], int(SIZE_HEADROOM * (2 * tenants + domains)))
 
 
 def _trim(entries: OrderedDict[Any, Any], size: int) -> None:
@@ -392,81 +336,35 @@ def tenant_by_domain(domain: str) -> Any:
     return _cache.get(("domain", domain), _load_by_domain)
 
 
-def cache_size() -> int:
-    """How many lookups this process keeps (RESOLUTION_CACHE_SIZE, or sized to the tenants)."""
-    return _cache.size()
+def _load_by_id(tenant_id: str) -> Any:
+    return get_tenant_model()._default_manager.filter(tenant_id=tenant_id).first()
 
 
-def _load_by_id(tenant_id: str) -> dict[tuple[str, str], Any]:
-    tenant = get_tenant_model()._default_manager.filter(tenant_id=tenant_id).first()
-    # The key shares the tenant's own string.
-    return {("id", tenant_id if tenant is None else tenant.tenant_id): tenant}
-
-
-def _load_by_domain(domain: str) -> dict[tuple[str, str], Any]:
+def _load_by_domain(domain: str) -> Any:
     """The tenant of ``domain``, unless an older domain row of another tenant overlaps it.
 
     Validation refuses a domain equal to, under or above another tenant's domain; a row that
-    skipped it (bulk_create, raw SQL) loses to the row that was there first. One query reads
-    the exact row and every overlapping one, and for ``<label>.<BASE_DOMAIN>`` the tenant
-    ``label`` too, whose answer is kept for ``tenant_by_id(label)``: a request to a subdomain
-    the cache does not know costs one query whichever resolver answers it.
+    skipped it (bulk_create, raw SQL) loses to the row that was there first. One query: the
+    exact row and every overlapping one, read together on this cold path only.
     """
     parents = [domain.split(".", depth)[-1] for depth in range(domain.count(".") + 1)]
-    label = _subdomain_label(domain)
-    relation = get_domain_model()._meta.get_field("tenant").related_query_name()
-    wanted = Q(**{f"{relation}__domain__in": parents}) | Q(
-        **{f"{relation}__domain__endswith": "." + domain}
-    )
-    if label is not None:
-        wanted |= Q(tenant_id=label)
-    model = get_tenant_model()
-    rows = model._default_manager.filter(wanted)
-    # Columns, not annotated instances: an attribute added to an instance and removed again
-    # leaves it a larger __dict__, kept as long as the tenant is cached.
-    names = [field.attname for field in model._meta.concrete_fields]
-    pk_at = names.index(model._meta.pk.attname)
-    tenants: dict[Any, Any] = {}
-    overlapping = []  # (domain pk, domain, tenant)
-    for *values, row_pk, row_domain in rows.values_list(
-        *names, f"{relation}__pk", f"{relation}__domain"
-    ):
-        tenant = tenants.get(values[pk_at])
-        if tenant is None:  # one instance per tenant, however many rows
-            tenant = tenants[values[pk_at]] = model.from_db(rows.db, names, values)
-        if row_domain is not None and (row_domain in parents or row_domain.endswith("." + domain)):
-            overlapping.append((row_pk, row_domain, tenant))
-    found: dict[tuple[str, str], Any] = {}
-    if label is not None:
-        by_label = next((t for t in tenants.values() if t.tenant_id == label), None)
-        found["id", label if by_label is None else by_label.tenant_id] = by_label
-    found["domain", domain] = _domain_owner(domain, overlapping)
-    if found["domain", domain] is None and found.get(("id", label)) is not None:
-        found["domain", domain] = _NO_TENANT
-    return found
-
-
-def _subdomain_label(host: str) -> str | None:
-    base_domain = get_config().base_domain
-    if not base_domain or not host.endswith("." + base_domain):
-        return None
-    label = host[: -len(base_domain) - 1]
-    return None if "." in label else label
-
-
-def _domain_owner(domain: str, overlapping: list[tuple[Any, str, Any]]) -> Any:
-    row = next((candidate for candidate in overlapping if candidate[1] == domain), None)
+    rows = get_domain_model()._default_manager.select_related("tenant")
+    overlapping = list(rows.filter(Q(domain__in=parents) | Q(domain__endswith="." + domain)))
+    row = next((candidate for candidate in overlapping if candidate.domain == domain), None)
     if row is None:
         return None
-    row_pk, _, tenant = row
-    older = [other for other in overlapping if other[2].pk != tenant.pk and other[0] < row_pk]
+    older = [
+        other
+        for other in overlapping
+        if other.tenant_id != row.tenant_id and other.pk is not None and other.pk < row.pk
+    ]
     if older:
         logger.warning(
             "Domain %r of tenant %r is not served: it overlaps %r of tenant %r, which came first.",
             domain,
-            tenant.tenant_id,
-            older[0][1],
-            older[0][2].tenant_id,
+            row.tenant.tenant_id,
+            older[0].domain,
+            older[0].tenant.tenant_id,
         )
         return None
-    return tenant
+    return row.tenant
