@@ -31,10 +31,6 @@ def tag_sentry_scope(tenant: Any) -> None:
     """Set (or with no tenant, remove) the ``tenant`` tag on sentry-sdk's current scope."""
     import sentry_sdk
 
-    # Without a client there is nothing to tag; reading the scope would create one per
-    # context (a context variable set on every switch, streaming responses included).
-    if not sentry_sdk.get_client().is_active():
-        return
     if tenant is None:
         sentry_sdk.get_isolation_scope().remove_tag("tenant")
     else:
