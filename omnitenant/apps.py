@@ -20,7 +20,6 @@ class OmnitenantConfig(AppConfig):
             checks,  # noqa: F401 - registers the system checks
             lookup,
             origin,
-            storage,
         )
         from omnitenant.conf import read_value
         from omnitenant.context import TenantContext
@@ -31,9 +30,6 @@ class OmnitenantConfig(AppConfig):
         # the omnitenant.E001/E002 checks tell the user what to fix.
         with contextlib.suppress(LookupError, ValueError, ConfigurationError):
             lookup.connect_invalidation()
-
-        # delete_tenant drops or keeps a tenant's files once the row's deletion commits.
-        storage.connect()
 
         # Tenant rows remember their tenant: TenantRouter.allow_relation compares it.
         origin.connect()
@@ -56,11 +52,6 @@ class OmnitenantConfig(AppConfig):
             from omnitenant.patches.contenttypes import patch_contenttypes_cache
 
             patch_contenttypes_cache()
-
-        # sentry-sdk and OpenTelemetry, when installed, tag events and spans with the tenant.
-        from omnitenant.logging import connect_integrations
-
-        connect_integrations()
 
         # The tenant travels in the headers of every task message sent.
         if importlib.util.find_spec("celery") is not None:

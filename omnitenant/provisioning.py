@@ -25,7 +25,6 @@ from omnitenant.isolation import database as database_isolation
 from omnitenant.isolation import schema as schema_isolation
 from omnitenant.isolation.migration_executors import LinePrefixStream
 from omnitenant.lookup import get_domain_model, get_tenant_model
-from omnitenant.storage import files_follow_deletion
 
 logger = logging.getLogger(__name__)
 
@@ -294,7 +293,6 @@ def delete_tenant(tenant: Any, *, drop_data: bool = False) -> str | None:
     was dropped under; None when the tenant had no data.
     """
     strategy = _strategy(tenant)
-    files_follow_deletion(tenant, drop_data=drop_data)
     clear_caches(tenant)
     present = _has_data(tenant)
     if strategy is schema_isolation:

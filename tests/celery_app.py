@@ -1,6 +1,5 @@
 """The Celery app of the tests, set up as a Django project does (proj/celery.py + tasks)."""
 
-import logging
 import threading
 
 import redis
@@ -111,9 +110,3 @@ MARKS_KEY = "omnitenant-tests:marks"
 def mark(label):
     """Add "label:tenant" to a Redis set (the fan-out tests read it)."""
     broker().sadd(MARKS_KEY, f"{label}:{_tenant_id()}")
-
-
-@tenant_task
-def log_line(text):
-    """Log ``text`` on the tests.celery_app logger (the logging tests read the record)."""
-    logging.getLogger(__name__).warning("%s", text)

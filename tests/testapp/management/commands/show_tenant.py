@@ -1,7 +1,6 @@
 """Test command: prints, as one JSON line, what a command sees of the active tenant."""
 
 import json
-import logging
 import os
 import sys
 import time
@@ -11,8 +10,6 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from omnitenant import TenantContext
-
-logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -35,7 +32,6 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         tenant = TenantContext.get_tenant()
         tenant_id = None if tenant is None else tenant.tenant_id
-        logger.info("show_tenant ran")
         time.sleep(options["sleep"])
         if options["work_ms"]:
             with connection.cursor() as cursor:
