@@ -37,7 +37,7 @@ test: lint services ## ruff, then the whole suite on Python 3.11/Django 5.2 (and
 test-py312: .venv312/.installed services ## The suite on Python 3.12 with Django 6.x
 	.venv312/bin/pytest -q
 
-# --- sample site (issue 8) -------------------------------------------------------------------
+# --- sample site -----------------------------------------------------------------------------
 PORT ?= 8000
 
 .PHONY: demo browser

@@ -44,7 +44,7 @@ CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
 }
 
-# --- cache patch (issue 3): one alias per supported backend ---
+# --- cache patch: one alias per supported backend ---
 # memcached and Redis are shared with other test runs: every run gets its own KEY_PREFIX,
 # and tests never clear memcached with no tenant (that would be a global flush_all).
 
